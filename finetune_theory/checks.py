@@ -1,0 +1,150 @@
+"""Input validation shared by :mod:`symbolic` and :mod:`numeric`.
+
+Every function returns a float64 NumPy array (or a Python number) that is safe to use,
+or raises :class:`~finetune_theory.errors.InputError` whose message names the parameter
+and the rule. Inputs are never modified: arrays are copied when converted.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+from numpy.typing import ArrayLike, NDArray
+
+from finetune_theory.errors import InputError
+
+FloatArray = NDArray[np.float64]
+
+#: Relative tolerance used to decide symmetry and positive semi-definiteness of a
+#: covariance: entries/eigenvalues below ``-PSD_RTOL * max|eigenvalue|`` are rejected.
+#: 1e-10 leaves room for matrices assembled in float64 (rounding ~1e-16 per entry,
+#: amplified by d) while rejecting any genuinely indefinite input.
+PSD_RTOL = 1e-10
+
+
+def _finite(arr: FloatArray, name: str) -> FloatArray:
+    if not np.all(np.isfinite(arr)):
+        raise InputError(f"{name} must contain only finite numbers (found NaN or inf)")
+    return arr
+
+
+def as_float_array(value: ArrayLike, name: str, ndim: int) -> FloatArray:
+    """Convert to a finite float64 array with exactly ``ndim`` dimensions (a copy)."""
+    try:
+        arr = np.array(value, dtype=np.float64, copy=True)
+    except (TypeError, ValueError) as exc:
+        raise InputError(f"{name} must be numeric, got {type(value).__name__}") from exc
+    if arr.ndim != ndim:
+        raise InputError(f"{name} must be {ndim}-dimensional, got shape {arr.shape}")
+    if arr.size == 0:
+        raise InputError(f"{name} must not be empty, got shape {arr.shape}")
+    return _finite(arr, name)
+
+
+def as_matrix(value: ArrayLike, name: str = "X") -> FloatArray:
+    """A finite float64 matrix of shape (rows, cols)."""
+    return as_float_array(value, name, 2)
+
+
+def as_vector(value: ArrayLike, name: str, dim: int | None = None) -> FloatArray:
+    """A finite float64 vector; if ``dim`` is given its length must equal it."""
+    arr = as_float_array(value, name, 1)
+    if dim is not None and arr.shape[0] != dim:
+        raise InputError(f"{name} must have length {dim} to match the data, got {arr.shape[0]}")
+    return arr
+
+
+def as_cov(value: ArrayLike, dim: int, name: str = "cov") -> FloatArray:
+    """A symmetric positive semi-definite (dim, dim) covariance matrix.
+
+    Symmetry and PSD are checked up to :data:`PSD_RTOL` relative to the largest
+    eigenvalue; the returned matrix is exactly symmetrised.
+    """
+    arr = as_matrix(value, name)
+    if arr.shape != (dim, dim):
+        raise InputError(
+            f"{name} must have shape ({dim}, {dim}) to match the data, got {arr.shape}"
+        )
+    scale = float(np.max(np.abs(arr)))
+    if not np.allclose(arr, arr.T, rtol=0.0, atol=PSD_RTOL * max(scale, 1e-300)):
+        raise InputError(f"{name} must be symmetric (cov == cov.T)")
+    sym = 0.5 * (arr + arr.T)
+    eig = np.linalg.eigvalsh(sym)
+    if eig[0] < -PSD_RTOL * max(abs(eig[-1]), 1e-300):
+        raise InputError(
+            f"{name} must be positive semi-definite; its smallest eigenvalue is {eig[0]:.3g}"
+        )
+    return sym
+
+
+def as_eigenvalues(value: ArrayLike, name: str = "eigenvalues") -> FloatArray:
+    """A finite vector of strictly positive eigenvalues."""
+    arr = as_vector(value, name)
+    if np.any(arr <= 0.0):
+        raise InputError(f"{name} must be strictly positive, smallest is {arr.min():.3g}")
+    return arr
+
+
+def nonnegative(value: float, name: str) -> float:
+    """A finite real number >= 0."""
+    x = real_number(value, name)
+    if x < 0.0:
+        raise InputError(f"{name} must be >= 0, got {x!r}")
+    return x
+
+
+def positive(value: float, name: str) -> float:
+    """A finite real number > 0."""
+    x = real_number(value, name)
+    if x <= 0.0:
+        raise InputError(f"{name} must be > 0, got {x!r}")
+    return x
+
+
+def real_number(value: Any, name: str) -> float:
+    """A finite Python float."""
+    try:
+        x = float(value)
+    except (TypeError, ValueError) as exc:
+        raise InputError(f"{name} must be a real number, got {value!r}") from exc
+    if not math.isfinite(x):
+        raise InputError(f"{name} must be finite, got {x!r}")
+    return x
+
+
+def positive_int(value: Any, name: str, minimum: int = 1) -> int:
+    """An integer >= ``minimum`` (bools are rejected)."""
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
+        raise InputError(f"{name} must be an integer >= {minimum}, got {value!r}")
+    if value < minimum:
+        raise InputError(f"{name} must be an integer >= {minimum}, got {value!r}")
+    return int(value)
+
+
+def design_and_labels(X: ArrayLike, y: ArrayLike) -> tuple[FloatArray, FloatArray]:
+    """Validate a design matrix X (n, d) and labels y (n,)."""
+    Xa = as_matrix(X, "X")
+    ya = as_vector(y, "y")
+    if ya.shape[0] != Xa.shape[0]:
+        raise InputError(
+            f"y must have one label per row of X: X has {Xa.shape[0]} rows, y has {ya.shape[0]}"
+        )
+    return Xa, ya
+
+
+def underparameterised_rule(n: int, d: int, what: str) -> None:
+    """Raise unless n < d (the interpolation regime a theorem needs)."""
+    if n >= d:
+        raise InputError(f"{what} needs n < d (more features than samples), got n={n}, d={d}")
+
+
+def full_row_rank(X: FloatArray, name: str = "X") -> None:
+    """Raise unless X (n, d) has rank n (needed for X⁺ = Xᵀ(XXᵀ)⁻¹ and P = X⁺X of rank n)."""
+    n = X.shape[0]
+    sv = np.linalg.svd(X, compute_uv=False)
+    tol = sv[0] * max(X.shape) * np.finfo(np.float64).eps
+    rank = int(np.sum(sv > tol))
+    if rank < n:
+        raise InputError(f"{name} must have full row rank {n}, its rank is {rank}")

@@ -1,0 +1,706 @@
+"""Linear regression fine-tuned from pretrained weights θ_S (THEORY.md §1, L1–L4).
+
+Two kinds of public names live here:
+
+* ``derive_*`` functions return frozen dataclasses of SymPy objects produced by SymPy doing
+  the algebra (``solve``, ``rsolve``, ``integrate``, ``limit``), each paired with the
+  textbook form so a test can show that they agree. They are cached: the first call does the
+  algebra, later calls are free.
+* Evaluation functions (:func:`finetuned_weights`, :func:`excess_risk`,
+  :func:`expected_risk_isotropic`, :func:`asymptotic_risk`, ...) take numbers and NumPy
+  arrays and return floats/arrays. Scalar closed forms are evaluated by ``lambdify`` of the
+  derived expression itself; matrix closed forms use the equivalent NumPy linear algebra.
+
+Conventions (docs/notation.md): X is (n, d) with rows x_i; the loss is
+L(θ) = (1/2n)‖Xθ − y‖²; excess risk R(θ) = (θ − θ_T)ᵀ Σ (θ − θ_T) excludes the label
+noise σ²; Δ = θ_S − θ_T.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from functools import cache
+from typing import Any
+
+import numpy as np
+import sympy as sp
+from numpy.typing import ArrayLike
+from scipy import optimize
+
+from finetune_theory import checks
+from finetune_theory.checks import FloatArray
+from finetune_theory.errors import InputError
+from symbolic import _symbols as syms
+
+__all__ = [
+    "AsymptoticIsotropic",
+    "ExpectedRiskDerivation",
+    "GradientDescentDerivation",
+    "KKTDerivation",
+    "MatrixKKTDerivation",
+    "RiskDecomposition",
+    "RiskTerms",
+    "SampleComplexity",
+    "asymptotic_risk",
+    "derive_asymptotic_isotropic",
+    "derive_expected_risk_isotropic",
+    "derive_gradient_descent",
+    "derive_min_distance_interpolant",
+    "derive_min_distance_interpolant_matrix",
+    "derive_risk_decomposition",
+    "derive_sample_complexity",
+    "derive_two_level_fixed_point",
+    "excess_risk",
+    "expected_risk_given_design",
+    "expected_risk_isotropic",
+    "finetuned_weights",
+    "gd_iterate",
+    "gd_stability_limit",
+    "hmrt_c0",
+    "risk_terms",
+    "sample_complexity",
+    "sample_complexity_ratio",
+]
+
+
+# ======================================================================================
+# L1 — implicit bias: the interpolant closest to θ_S
+# ======================================================================================
+
+
+@dataclass(frozen=True)
+class KKTDerivation:
+    """L1 for concrete sizes with symbolic entries.
+
+    ``solution`` solves the KKT system of min ½‖θ − θ_S‖² s.t. Xθ = y (SymPy ``solve``);
+    ``textbook`` is θ_S + Xᵀ(XXᵀ)⁻¹(y − Xθ_S); their difference simplifies to zero.
+    """
+
+    X: sp.Matrix
+    y: sp.Matrix
+    theta_s: sp.Matrix
+    lagrangian: sp.Expr
+    solution: sp.Matrix
+    textbook: sp.Matrix
+
+
+@cache
+def derive_min_distance_interpolant(n_rows: int = 2, d_cols: int = 3) -> KKTDerivation:
+    """Solve the Lagrangian/KKT system of L1 for an (n_rows, d_cols) design of symbols.
+
+    L(θ, λ) = ½‖θ − θ_S‖² + λᵀ(Xθ − y); setting ∂L/∂θ = 0 and Xθ = y gives a linear system
+    in (θ, λ) that SymPy solves exactly. Needs n_rows < d_cols (a genuine interpolation
+    problem); sizes beyond ~3×5 make the rational functions slow to simplify.
+    """
+    n_rows = checks.positive_int(n_rows, "n_rows")
+    d_cols = checks.positive_int(d_cols, "d_cols")
+    checks.underparameterised_rule(n_rows, d_cols, "derive_min_distance_interpolant")
+    X = sp.Matrix(n_rows, d_cols, lambda i, j: sp.Symbol(f"x_{i}{j}", real=True))
+    y = sp.Matrix(n_rows, 1, lambda i, _: sp.Symbol(f"y_{i}", real=True))
+    ts = sp.Matrix(d_cols, 1, lambda i, _: sp.Symbol(f"s_{i}", real=True))
+    th = sp.Matrix(d_cols, 1, lambda i, _: sp.Symbol(f"t_{i}", real=True))
+    lm = sp.Matrix(n_rows, 1, lambda i, _: sp.Symbol(f"l_{i}", real=True))
+    lagrangian = ((th - ts).T * (th - ts))[0] / 2 + (lm.T * (X * th - y))[0]
+    equations = [sp.diff(lagrangian, v) for v in th] + list(X * th - y)
+    (sol,) = sp.solve(equations, list(th) + list(lm), dict=True)
+    solution = th.subs(sol)
+    textbook = ts + X.T * (X * X.T).inv() * (y - X * ts)
+    return KKTDerivation(X, y, ts, lagrangian, solution, textbook)
+
+
+@dataclass(frozen=True)
+class MatrixKKTDerivation:
+    """L1 as matrix algebra for general (n, d) with MatrixSymbols.
+
+    Attributes are SymPy matrix expressions: the multiplier λ* = (XXᵀ)⁻¹(Xθ_S − y),
+    the solution θ* = θ_S − Xᵀλ*, the residuals of the constraint and of stationarity
+    (both simplify to zero matrices), ``null_direction_image`` = Xu for the generic
+    null-space direction u = (I − Xᵀ(XXᵀ)⁻¹X)z (zero), ``cross_term`` = (θ* − θ_S)ᵀu
+    (simplifies to zero, so ‖θ* + u − θ_S‖² = ‖θ* − θ_S‖² + ‖u‖²: every other interpolant
+    θ* + u is farther from θ_S and θ* is the unique minimiser),
+    and ``textbook`` θ_S + X⁺(y − Xθ_S) with X⁺ = Xᵀ(XXᵀ)⁻¹ (full row rank).
+    """
+
+    multiplier: sp.MatrixExpr
+    solution: sp.MatrixExpr
+    constraint_residual: sp.MatrixExpr
+    stationarity_residual: sp.MatrixExpr
+    null_direction_image: sp.MatrixExpr
+    cross_term: sp.MatrixExpr
+    textbook: sp.MatrixExpr
+
+
+@cache
+def derive_min_distance_interpolant_matrix() -> MatrixKKTDerivation:
+    """Eliminate θ from the KKT system with matrix symbols (general n ≤ d, full row rank).
+
+    Stationarity θ − θ_S + Xᵀλ = 0 gives θ(λ) = θ_S − Xᵀλ; substituting into Xθ = y gives
+    (XXᵀ)λ = Xθ_S − y, solved by λ* = (XXᵀ)⁻¹(Xθ_S − y). SymPy checks each step by
+    simplifying the residuals to zero.
+    """
+    X, y, ts = syms.X, syms.y, syms.theta_s
+    gram = X * X.T
+    lam_star = gram.I * (X * ts - y)
+    theta_star = ts - X.T * lam_star
+    constraint = (X * theta_star - y).expand().doit()
+    stationarity = (theta_star - ts + X.T * lam_star).expand().doit()
+    # A generic null-space direction: u = (I − Xᵀ(XXᵀ)⁻¹X)z satisfies Xu = 0.
+    z = sp.MatrixSymbol("z", syms.d, 1)
+    u = (syms.identity_d - X.T * gram.I * X) * z
+    null_check = (X * u).expand().doit()
+    cross = ((theta_star - ts).T * u).expand().doit()
+    textbook = ts + X.T * gram.I * (y - X * ts)
+    return MatrixKKTDerivation(
+        lam_star, theta_star, constraint, stationarity, null_check, cross, textbook
+    )
+
+
+@dataclass(frozen=True)
+class GradientDescentDerivation:
+    """L1 for gradient descent, solved along the eigen-directions of XᵀX/n.
+
+    With eigenpair (μ, v) of XᵀX/n, b = vᵀXᵀy/n and e_k = vᵀθ_k, one GD step
+    θ_{k+1} = θ_k − η∇L(θ_k) reads e_{k+1} = (1 − ημ)e_k + ηb (μ > 0, row space) and
+    e_{k+1} = e_k (μ = 0, null space of X). ``rsolve`` solves both recurrences.
+
+    Attributes: the recurrences, their solutions ``row_solution`` (in k, η, μ, b, e₀) and
+    ``null_solution`` (= e₀: the θ_S component outside the row space is never changed),
+    ``row_limit`` = b/μ (the k-independent part: the least-squares coordinate),
+    ``transient`` = (e₀ − b/μ)(1 − ημ)^k, ``transient_decay`` = lim_k (1/(1 + q))^k = 0 for
+    q > 0 (so the transient vanishes whenever |1 − ημ| < 1) and ``stability`` (the η-range
+    where |1 − ημ| < 1 holds: η < 2/μ).
+    """
+
+    row_recurrence: sp.Expr
+    null_recurrence: sp.Expr
+    row_solution: sp.Expr
+    null_solution: sp.Expr
+    row_limit: sp.Expr
+    transient: sp.Expr
+    transient_decay: sp.Expr
+    stability: sp.Basic
+
+
+_B = sp.Symbol("b", real=True)
+_E0 = sp.Symbol("e0", real=True)
+
+
+@cache
+def derive_gradient_descent() -> GradientDescentDerivation:
+    """Solve the GD recurrence per eigen-direction with ``rsolve`` (see the dataclass)."""
+    e = sp.Function("e")
+    k, eta, mu = syms.k, syms.eta, syms.mu
+    row_rec = e(k + 1) - (1 - eta * mu) * e(k) - eta * _B
+    null_rec = e(k + 1) - e(k)
+    row_sol = sp.simplify(sp.rsolve(row_rec, e(k), {e(0): _E0}))
+    null_sol = sp.rsolve(null_rec, e(k), {e(0): _E0})
+    steady, transient = sp.expand(row_sol).as_independent(k, as_Add=True)
+    # The transient is a multiple of (1 − ημ)^k. Writing |1 − ημ| = 1/(1 + q) with q > 0
+    # (i.e. |1 − ημ| < 1), its modulus tends to 0; the stable η-range is solved for below.
+    q = sp.Symbol("q", positive=True)
+    decay = sp.limit((1 / (1 + q)) ** k, k, sp.oo)
+    stability = sp.solve_univariate_inequality(sp.Abs(1 - eta * mu) < 1, eta, relational=True)
+    return GradientDescentDerivation(
+        row_rec,
+        null_rec,
+        row_sol,
+        null_sol,
+        sp.simplify(steady),
+        transient,
+        decay,
+        stability,
+    )
+
+
+@cache
+def _row_solution_fn() -> Any:
+    g = derive_gradient_descent()
+    return sp.lambdify((syms.k, syms.eta, syms.mu, _B, _E0), g.row_solution, modules="numpy")
+
+
+def gd_stability_limit(X: ArrayLike) -> float:
+    """Largest stable GD step for L(θ) = (1/2n)‖Xθ − y‖²: 2/λ_max(XᵀX/n).
+
+    From :func:`derive_gradient_descent`: a step η is stable iff η < 2/μ for every
+    eigenvalue μ of XᵀX/n.
+    """
+    Xa = checks.as_matrix(X, "X")
+    mu_max = float(np.linalg.norm(Xa, 2) ** 2 / Xa.shape[0])
+    if mu_max == 0.0:
+        raise InputError("X must not be all zeros (no stability limit: the loss is flat)")
+    return 2.0 / mu_max
+
+
+def gd_iterate(X: ArrayLike, y: ArrayLike, theta_s: ArrayLike, step: float, k: int) -> FloatArray:
+    """The k-th gradient-descent iterate from θ_S, evaluated from the ``rsolve`` solution.
+
+    θ_k = θ_S + Σ_{μ_i>0} (e_k(μ_i) − v_iᵀθ_S) v_i, with e_k the derived row-space solution
+    b/μ + (e₀ − b/μ)(1 − ημ)^k; null-space coordinates stay at their θ_S values.
+    Loss convention (1/2n)‖Xθ − y‖², so μ_i are eigenvalues of XᵀX/n. Any k ≥ 0 and any
+    step > 0 are accepted (the formula also describes divergence above 2/μ_max).
+    """
+    Xa, ya = checks.design_and_labels(X, y)
+    ts = checks.as_vector(theta_s, "theta_s", Xa.shape[1])
+    eta = checks.positive(step, "step")
+    k = checks.positive_int(k, "k", minimum=0)
+    n = Xa.shape[0]
+    _, s, vt = np.linalg.svd(Xa, full_matrices=False)
+    keep = s > s[0] * max(Xa.shape) * np.finfo(np.float64).eps
+    s, vt = s[keep], vt[keep]
+    mu = s**2 / n
+    b = vt @ (Xa.T @ ya) / n
+    e0 = vt @ ts
+    ek = _row_solution_fn()(k, eta, mu, b, e0)
+    return np.asarray(ts + vt.T @ (ek - e0), dtype=np.float64)
+
+
+def finetuned_weights(X: ArrayLike, y: ArrayLike, theta_s: ArrayLike) -> FloatArray:
+    """L1: θ_FT = θ_S + X⁺(y − Xθ_S) = (I − P)θ_S + X⁺y.
+
+    The limit of gradient descent (any stable step) or gradient flow on
+    L(θ) = (1/2n)‖Xθ − y‖² started at θ_S: the interpolant closest to θ_S when n ≤ d and X
+    has full row rank, and the least-squares solution (θ_S forgotten) when n ≥ d has full
+    column rank. X⁺y is computed by a minimum-norm least-squares solve, which equals the
+    pseudo-inverse formula without forming X⁺.
+
+    Parameters: X (n, d), y (n,), theta_s (d,). Returns θ_FT (d,).
+    """
+    Xa, ya = checks.design_and_labels(X, y)
+    ts = checks.as_vector(theta_s, "theta_s", Xa.shape[1])
+    correction, *_ = np.linalg.lstsq(Xa, ya - Xa @ ts, rcond=None)
+    return np.asarray(ts + correction, dtype=np.float64)
+
+
+# ======================================================================================
+# L2 — exact risk of the fine-tuned model
+# ======================================================================================
+
+
+@dataclass(frozen=True)
+class RiskDecomposition:
+    """L2 derived with matrix symbols; X⁺ is a symbol with X⁺X = P.
+
+    ``error`` = θ_FT − θ_T after substituting y = Xθ_T + ξ; ``error_residual`` is
+    error − [(I − P)Δ + X⁺ξ] (expands to zero). ``bias``, ``cross`` and ``variance`` are
+    the terms of the expanded quadratic form eᵀΣe with zero, one and two factors of ξ;
+    ``cross_residual`` is cross − 2Δᵀ(I − P)ΣX⁺ξ after using Σ = Σᵀ and that a 1×1 matrix
+    equals its transpose (zero). E_ξ kills the cross term (E ξ = 0) and turns the variance
+    into σ² tr(X⁺ᵀΣX⁺).
+    """
+
+    error: sp.MatrixExpr
+    error_residual: sp.MatrixExpr
+    bias: sp.MatrixExpr
+    cross: sp.MatrixExpr
+    variance: sp.MatrixExpr
+    bias_textbook: sp.MatrixExpr
+    cross_textbook: sp.MatrixExpr
+    variance_textbook: sp.MatrixExpr
+    cross_residual: sp.MatrixExpr
+
+
+def _count(expr: sp.Basic, atom: sp.Basic) -> int:
+    return sum(1 for a in sp.preorder_traversal(expr) if a == atom)
+
+
+@cache
+def derive_risk_decomposition() -> RiskDecomposition:
+    """Expand R(θ_FT) = (θ_FT − θ_T)ᵀΣ(θ_FT − θ_T) and sort the terms by powers of ξ."""
+    X, Xp, ts, tt, xi, cov, eye = (
+        syms.X,
+        syms.X_pinv,
+        syms.theta_s,
+        syms.theta_t,
+        syms.xi,
+        syms.cov,
+        syms.identity_d,
+    )
+    proj = Xp * X
+    y = X * tt + xi
+    theta_ft = ts + Xp * (y - X * ts)
+    err = (theta_ft - tt).expand()
+    delta = ts - tt
+    textbook_err = (eye - proj) * delta + Xp * xi
+    err_residual = (err - textbook_err.expand()).expand().doit()
+    quad = (err.T * cov * err).expand()
+    groups: dict[int, list[sp.Basic]] = {0: [], 1: [], 2: []}
+    for term in sp.Add.make_args(quad):
+        groups[_count(term, xi)].append(term)
+    bias, cross, variance = (sp.MatAdd(*groups[i]).doit() for i in (0, 1, 2))
+    bias_tb = delta.T * (eye - proj).T * cov * (eye - proj) * delta
+    cross_tb = 2 * delta.T * (eye - proj).T * cov * Xp * xi
+    var_tb = xi.T * Xp.T * cov * Xp * xi
+    # A 1×1 matrix equals its transpose; Σ is symmetric. Transpose the terms that carry ξᵀ.
+    flipped = [t.T.doit() if _has_transposed(t, xi) else t for t in sp.Add.make_args(cross)]
+    flipped_sum = sp.MatAdd(*flipped).doit().subs(cov.T, cov)
+    cross_residual = (flipped_sum - cross_tb.expand()).expand().doit()
+    return RiskDecomposition(
+        err, err_residual, bias, cross, variance, bias_tb, cross_tb, var_tb, cross_residual
+    )
+
+
+def _has_transposed(term: sp.Basic, sym: sp.MatrixSymbol) -> bool:
+    return any(isinstance(a, sp.Transpose) and a.arg == sym for a in sp.preorder_traversal(term))
+
+
+@dataclass(frozen=True)
+class RiskTerms:
+    """Numeric values of the L2 terms; ``total`` = bias + cross + variance = R(θ_FT)."""
+
+    bias: float
+    cross: float
+    variance: float
+
+    @property
+    def total(self) -> float:
+        return self.bias + self.cross + self.variance
+
+
+def _design_cov(X: FloatArray, cov: ArrayLike | None) -> FloatArray:
+    d = X.shape[1]
+    return np.eye(d) if cov is None else checks.as_cov(cov, d)
+
+
+def risk_terms(
+    X: ArrayLike,
+    noise: ArrayLike,
+    theta_s: ArrayLike,
+    theta_t: ArrayLike,
+    cov: ArrayLike | None = None,
+) -> RiskTerms:
+    """L2: the exact bias, cross and variance terms of R(θ_FT) for one design and noise draw.
+
+    bias = Δᵀ(I − P)Σ(I − P)Δ, cross = 2Δᵀ(I − P)ΣX⁺ξ, variance = ξᵀX⁺ᵀΣX⁺ξ with
+    Δ = θ_S − θ_T, P = X⁺X, labels y = Xθ_T + ξ. Parameters: X (n, d), noise ξ (n,),
+    theta_s and theta_t (d,), cov Σ (d, d) symmetric PSD (default identity).
+    """
+    Xa = checks.as_matrix(X, "X")
+    n, d = Xa.shape
+    xi = checks.as_vector(noise, "noise", n)
+    delta = checks.as_vector(theta_s, "theta_s", d) - checks.as_vector(theta_t, "theta_t", d)
+    sig = _design_cov(Xa, cov)
+    pinv = np.linalg.pinv(Xa)
+    resid = delta - pinv @ (Xa @ delta)  # (I − P)Δ
+    lifted = pinv @ xi  # X⁺ξ
+    return RiskTerms(
+        bias=float(resid @ sig @ resid),
+        cross=float(2.0 * resid @ sig @ lifted),
+        variance=float(lifted @ sig @ lifted),
+    )
+
+
+def expected_risk_given_design(
+    X: ArrayLike,
+    theta_s: ArrayLike,
+    theta_t: ArrayLike,
+    cov: ArrayLike | None = None,
+    noise_var: float = 0.0,
+) -> float:
+    """L2 averaged over label noise: Δᵀ(I − P)Σ(I − P)Δ + σ² tr(X⁺ᵀΣX⁺) for a fixed X."""
+    Xa = checks.as_matrix(X, "X")
+    d = Xa.shape[1]
+    s2 = checks.nonnegative(noise_var, "noise_var")
+    delta = checks.as_vector(theta_s, "theta_s", d) - checks.as_vector(theta_t, "theta_t", d)
+    sig = _design_cov(Xa, cov)
+    pinv = np.linalg.pinv(Xa)
+    resid = delta - pinv @ (Xa @ delta)
+    return float(resid @ sig @ resid + s2 * np.trace(pinv.T @ sig @ pinv))
+
+
+def excess_risk(theta: ArrayLike, theta_t: ArrayLike, cov: ArrayLike | None = None) -> float:
+    """R(θ) = (θ − θ_T)ᵀΣ(θ − θ_T) = E_x[(θ·x − θ_T·x)²] for x ~ N(0, Σ).
+
+    Excess risk: the label noise σ² is not included. ``cov`` defaults to the identity.
+    """
+    th = checks.as_vector(theta, "theta")
+    diff = th - checks.as_vector(theta_t, "theta_t", th.shape[0])
+    sig = np.eye(th.shape[0]) if cov is None else checks.as_cov(cov, th.shape[0])
+    return float(diff @ sig @ diff)
+
+
+# ======================================================================================
+# L3 — expected risk for isotropic Gaussian design, exact at finite (n, d)
+# ======================================================================================
+
+
+@dataclass(frozen=True)
+class ExpectedRiskDerivation:
+    """L3 derived from the inverse chi-square mean.
+
+    ``inverse_chi2_mean`` is E[1/χ²_k] obtained by integrating the χ²_k density with
+    SymPy: a Piecewise equal to 1/(k − 2) under the convergence condition k > 2.
+    For W = XXᵀ ~ Wishart_n(d, I), 1/(W⁻¹)_ii ~ χ²_{d−n+1} (Bartlett decomposition), so
+    E tr W⁻¹ = n E[1/χ²_{d−n+1}]; for n > d the same holds with n and d swapped and
+    W = XᵀX. The bias uses E P = (n/d) I (rotational invariance; tr P = rank X = n).
+
+    ``under`` (n ≤ d − 2) and ``over`` (n ≥ d + 2) are the two regimes, their conditions
+    come from k > 2; ``piecewise`` joins them; ``textbook`` is THEORY.md's formula.
+    ``near_interpolation_threshold`` is lim_{n→d−1⁻} of ``under`` with σ² > 0 (∞);
+    ``noiseless_at_threshold`` is lim_{n→d} of the σ² = 0 bias (0);
+    ``proportional_under``/``proportional_over`` are the limits d → ∞ at fixed
+    γ = d/n > 1 and ψ = n/d > 1.
+    """
+
+    inverse_chi2_mean: sp.Expr
+    under: sp.Expr
+    over: sp.Expr
+    piecewise: sp.Expr
+    textbook: sp.Expr
+    near_interpolation_threshold: sp.Expr
+    noiseless_at_threshold: sp.Expr
+    proportional_under: sp.Expr
+    proportional_over: sp.Expr
+
+
+_CHI2_DOF = sp.Symbol("k", positive=True)
+
+
+@cache
+def derive_expected_risk_isotropic() -> ExpectedRiskDerivation:
+    """Derive L3 (see :class:`ExpectedRiskDerivation`)."""
+    x = sp.Symbol("x", positive=True)
+    kd = _CHI2_DOF
+    density = x ** (kd / 2 - 1) * sp.exp(-x / 2) / (2 ** (kd / 2) * sp.gamma(kd / 2))
+    inv_mean = sp.integrate(density / x, (x, 0, sp.oo), conds="piecewise")
+    if not isinstance(inv_mean, sp.Piecewise):  # pragma: no cover - SymPy behaviour guard
+        raise RuntimeError("SymPy did not return the convergence condition of E[1/chi2_k]")
+    value, condition = inv_mean.args[0]
+    value = sp.gammasimp(sp.simplify(value))
+    n, d, s2, D = syms.n, syms.d, syms.sigma2, syms.delta_sq
+    trace_under = n * value.subs(kd, d - n + 1)  # E tr (XXᵀ)⁻¹
+    trace_over = d * value.subs(kd, n - d + 1)  # E tr (XᵀX)⁻¹
+    bias_under = (1 - n / d) * D  # Δᵀ E(I − P) Δ
+    under = sp.simplify(bias_under + s2 * trace_under)
+    over = sp.simplify(s2 * trace_over)
+    cond_under = sp.simplify(condition.subs(kd, d - n + 1))  # d − n + 1 > 2  ⇔  n ≤ d − 2
+    cond_over = sp.simplify(condition.subs(kd, n - d + 1))
+    piecewise = sp.Piecewise((under, cond_under), (over, cond_over), (sp.nan, True))
+    textbook = sp.Piecewise(
+        ((1 - n / d) * D + s2 * n / (d - n - 1), n <= d - 2),
+        (s2 * d / (n - d - 1), n >= d + 2),
+        (sp.nan, True),
+    )
+    h = sp.Symbol("h", positive=True)
+    m = sp.Symbol("m", integer=True, positive=True)  # d = m + 1 ≥ 2 so that n = d − 1 ≥ 1
+    noisy = under.subs(s2, sp.Symbol("sigma2_pos", positive=True)).subs(d, m + 1)
+    near = sp.limit(noisy.subs(n, m - h), h, 0, "+")
+    noiseless = sp.limit(bias_under.subs(n, d - h), h, 0, "+")
+    dc = sp.Symbol("d", positive=True)
+    prop_under = sp.limit(under.subs(n, dc / syms.gamma).subs(d, dc), dc, sp.oo)
+    prop_over = sp.limit(over.subs(n, syms.psi * dc).subs(d, dc), dc, sp.oo)
+    return ExpectedRiskDerivation(
+        inv_mean,
+        under,
+        over,
+        piecewise,
+        textbook,
+        near,
+        noiseless,
+        sp.simplify(prop_under),
+        sp.simplify(prop_over),
+    )
+
+
+@cache
+def _expected_risk_fns() -> tuple[Any, Any]:
+    der = derive_expected_risk_isotropic()
+    args = (syms.n, syms.d, syms.delta_sq, syms.sigma2)
+    return (
+        sp.lambdify(args, der.under, modules="math"),
+        sp.lambdify(args, der.over, modules="math"),
+    )
+
+
+def expected_risk_isotropic(n: int, d: int, delta_sq: float, noise_var: float = 0.0) -> float:
+    """L3: E_X,ξ R(θ_FT) for x ~ N(0, I_d), exact at finite (n, d).
+
+    n ≤ d − 2: (1 − n/d)‖Δ‖² + σ² n/(d − n − 1);  n ≥ d + 2: σ² d/(n − d − 1).
+    Without noise the bias formula holds for every n (it is 0 for n ≥ d). With noise the
+    expectation is infinite for n ∈ {d − 1, d, d + 1} and an :class:`InputError` is raised.
+    Evaluates the SymPy-derived expressions of :func:`derive_expected_risk_isotropic`.
+    Parameters: n ≥ 0 samples (n = 0 leaves θ_S: risk ‖Δ‖²), d ≥ 1 dimensions,
+    delta_sq = ‖θ_S − θ_T‖², noise_var = σ².
+    """
+    n = checks.positive_int(n, "n", minimum=0)
+    d = checks.positive_int(d, "d")
+    D = checks.nonnegative(delta_sq, "delta_sq")
+    s2 = checks.nonnegative(noise_var, "noise_var")
+    under, over = _expected_risk_fns()
+    if s2 == 0.0 or n == 0:
+        return float(max(0.0, 1.0 - n / d) * D)
+    if n <= d - 2:
+        return float(under(n, d, D, s2))
+    if n >= d + 2:
+        return float(over(n, d, D, s2))
+    raise InputError(
+        f"expected_risk_isotropic: with noise_var > 0 the expected risk is infinite for "
+        f"d - 2 < n < d + 2 (inverse Wishart mean), got n={n}, d={d}"
+    )
+
+
+@dataclass(frozen=True)
+class SampleComplexity:
+    """n(ε) from solving (1 − n/d)‖Δ‖² = ε for n (noiseless L3).
+
+    ``n_finetune`` = d(1 − ε/‖Δ‖²), ``n_scratch`` the same with ‖Δ‖² → ‖θ_T‖² (θ_S = 0)
+    and ``ratio`` = n_finetune/n_scratch, all before rounding up, valid for ε below the
+    respective starting risk (otherwise zero samples are needed).
+    """
+
+    n_finetune: sp.Expr
+    n_scratch: sp.Expr
+    ratio: sp.Expr
+
+
+@cache
+def derive_sample_complexity() -> SampleComplexity:
+    """Solve the noiseless L3 risk for the sample size (see :class:`SampleComplexity`)."""
+    nc, d, D, T, eps = syms.n_c, syms.d, syms.delta_sq, syms.theta_t_sq, syms.epsilon
+    (n_ft,) = sp.solve(sp.Eq((1 - nc / d) * D, eps), nc)
+    n_sc = n_ft.subs(D, T)
+    return SampleComplexity(sp.factor(n_ft), sp.factor(n_sc), sp.factor(sp.simplify(n_ft / n_sc)))
+
+
+@cache
+def _n_finetune_fn() -> Any:
+    return sp.lambdify(
+        (syms.d, syms.delta_sq, syms.epsilon), derive_sample_complexity().n_finetune, "math"
+    )
+
+
+def sample_complexity(epsilon: float, delta_sq: float, d: int) -> int:
+    """Smallest n with noiseless expected excess risk (1 − n/d)‖Δ‖² ≤ ε (isotropic design).
+
+    n(ε) = ⌈d(1 − ε/‖Δ‖²)⌉, or 0 when ε ≥ ‖Δ‖². Pass delta_sq = ‖θ_T‖² for training from
+    scratch (θ_S = 0). A relative slack of 1e-12 guards the ceiling against rounding.
+    """
+    eps = checks.positive(epsilon, "epsilon")
+    D = checks.nonnegative(delta_sq, "delta_sq")
+    d = checks.positive_int(d, "d")
+    if eps >= D:
+        return 0
+    raw = float(_n_finetune_fn()(d, D, eps))
+    return max(0, math.ceil(raw - 1e-12 * d))
+
+
+def sample_complexity_ratio(epsilon: float, delta_sq: float, theta_t_sq: float, d: int) -> float:
+    """n_FT(ε)/n_scratch(ε) with integer sample sizes (inf when scratch needs 0 but FT > 0)."""
+    n_ft = sample_complexity(epsilon, delta_sq, d)
+    n_sc = sample_complexity(epsilon, theta_t_sq, d)
+    if n_sc == 0:
+        return 0.0 if n_ft == 0 else math.inf
+    return n_ft / n_sc
+
+
+# ======================================================================================
+# L4 — proportional asymptotics for a general covariance (HMRT 2019, β → θ_T − θ_S)
+# ======================================================================================
+
+
+@dataclass(frozen=True)
+class AsymptoticIsotropic:
+    """L4 with every eigenvalue equal to λ, solved by SymPy.
+
+    ``c0`` solves 1 − 1/γ = 1/(1 + c₀γλ): c₀ = 1/(γ(γ − 1)λ); ``bias`` = λ‖Δ‖²(1 − 1/γ),
+    ``variance`` = σ²/(γ − 1) — at λ = 1 these are the proportional limits of L3.
+    """
+
+    fixed_point: sp.Expr
+    c0: sp.Expr
+    bias: sp.Expr
+    variance: sp.Expr
+
+
+def _hmrt_terms(
+    c0: sp.Expr, lam: sp.Expr, b_sq: sp.Expr, gamma: sp.Expr
+) -> tuple[sp.Expr, sp.Expr]:
+    """HMRT bias factor and variance factor for a single spectral level (symbolic)."""
+    denom = (1 + c0 * gamma * lam) ** 2
+    a_ratio = (lam**2 / denom) / (lam / denom)
+    return (1 + gamma * c0 * a_ratio) * b_sq * lam / denom, gamma * c0 * a_ratio
+
+
+@cache
+def derive_asymptotic_isotropic() -> AsymptoticIsotropic:
+    """Solve the HMRT fixed point and risk for a one-level spectrum (see dataclass)."""
+    gam, lam, c0 = syms.gamma, syms.lam, syms.c0
+    fixed = sp.Eq(1 - 1 / gam, 1 / (1 + c0 * gam * lam))
+    (c0_sol,) = sp.solve(fixed, c0)
+    bias, var_factor = _hmrt_terms(c0_sol, lam, syms.delta_sq, gam)
+    return AsymptoticIsotropic(
+        fixed,
+        sp.simplify(c0_sol),
+        sp.factor(sp.simplify(bias)),
+        sp.simplify(syms.sigma2 * var_factor),
+    )
+
+
+@cache
+def derive_two_level_fixed_point() -> tuple[sp.Expr, sp.Expr]:
+    """HMRT fixed point for a spectrum with a fraction p at λ₁ and 1 − p at λ₂.
+
+    Returns (equation, c₀) where c₀ is the unique positive root of the quadratic that SymPy
+    obtains from 1 − 1/γ = p/(1 + c₀γλ₁) + (1 − p)/(1 + c₀γλ₂), valid for γ > 1.
+    """
+    gam, c0 = syms.gamma, syms.c0
+    l1, l2 = sp.symbols("lambda1 lambda2", positive=True)
+    p = sp.Symbol("p", positive=True)
+    eq = sp.Eq(1 - 1 / gam, p / (1 + c0 * gam * l1) + (1 - p) / (1 + c0 * gam * l2))
+    roots = sp.solve(eq, c0)
+    # Of the two roots, the positive one has the + sign on the square root; identify it by
+    # evaluating at a valid point (γ = 2, p = 1/2, λ₁ = 1, λ₂ = 3).
+    point = {gam: 2, p: sp.Rational(1, 2), l1: 1, l2: 3}
+    positive_roots = [r for r in roots if sp.N(r.subs(point)) > 0]
+    if len(positive_roots) != 1:  # pragma: no cover - SymPy behaviour guard
+        raise RuntimeError("expected exactly one positive root of the two-level fixed point")
+    return eq, positive_roots[0]
+
+
+def hmrt_c0(eigenvalues: ArrayLike, gamma: float) -> float:
+    """The unique c₀ > 0 with (1/d)Σ_i 1/(1 + c₀γλ_i) = 1 − 1/γ (γ = d/n > 1).
+
+    The left side decreases strictly from 1 to 0 in c₀, so the root is unique; it is
+    bracketed in [1/(2γ(γ−1)λ_max), 2/(γ(γ−1)λ_min)] and found by Brent's method to
+    relative precision ~4 ulp.
+    """
+    lam = checks.as_eigenvalues(eigenvalues)
+    gam = checks.positive(gamma, "gamma")
+    if gam <= 1.0:
+        raise InputError(f"gamma = d/n must be > 1 (interpolation regime), got {gam!r}")
+    target = 1.0 - 1.0 / gam
+
+    def f(c: float) -> float:
+        return float(np.mean(1.0 / (1.0 + c * gam * lam))) - target
+
+    lo = 0.5 / (gam * (gam - 1.0) * lam.max())
+    hi = 2.0 / (gam * (gam - 1.0) * lam.min())
+    root = optimize.brentq(f, lo, hi, xtol=1e-300, rtol=4 * np.finfo(float).eps, maxiter=1000)
+    return float(root)
+
+
+def asymptotic_risk(
+    eigenvalues: ArrayLike,
+    delta_coords: ArrayLike,
+    gamma: float,
+    noise_var: float = 0.0,
+) -> tuple[float, float]:
+    """L4: the proportional-asymptotics (bias, variance) of fine-tuning (HMRT 2019).
+
+    With c₀ from :func:`hmrt_c0`, A = mean λ²/(1 + c₀γλ)², Bq = mean λ/(1 + c₀γλ)²:
+    bias = (1 + γc₀A/Bq) Σ_i b_i²λ_i/(1 + c₀γλ_i)², variance = σ²γc₀A/Bq,
+    where b_i = ⟨Δ, v_i⟩ are the coordinates of Δ = θ_S − θ_T (or θ_T − θ_S: only b_i²
+    enters) in the eigenbasis of Σ. The spectrum is the discrete measure (1/d)Σδ_{λ_i};
+    the excess risk (without test noise) is bias + variance. Regime: n, d → ∞, γ = d/n > 1.
+    """
+    lam = checks.as_eigenvalues(eigenvalues)
+    b = checks.as_vector(delta_coords, "delta_coords", lam.shape[0])
+    s2 = checks.nonnegative(noise_var, "noise_var")
+    gam = checks.positive(gamma, "gamma")
+    c0 = hmrt_c0(lam, gam)
+    denom = (1.0 + c0 * gam * lam) ** 2
+    a_mean = float(np.mean(lam**2 / denom))
+    bq_mean = float(np.mean(lam / denom))
+    factor = gam * c0 * a_mean / bq_mean
+    bias = (1.0 + factor) * float(np.sum(b**2 * lam / denom))
+    return bias, s2 * factor

@@ -1,0 +1,177 @@
+"""Run a claim over Hypothesis-drawn settings; the one runner behind pytest and the CLI.
+
+For each drawn setting the claim's ``check`` compares both sides. Hypothesis is asked to
+maximise error/threshold (``hypothesis.target``), so the search climbs toward the worst
+case; on a failure it shrinks to a minimal setting, which the result carries together with
+the command that reruns exactly that setting.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import hypothesis
+from hypothesis import HealthCheck, Phase, Verbosity, given, settings
+
+from verify.claim import Claim, Outcome, setting_to_json
+from verify.profiles import Profile
+
+
+class _DisagreementError(AssertionError):
+    """Raised inside the Hypothesis test body when one setting fails."""
+
+
+@dataclass(frozen=True)
+class ClaimResult:
+    """Everything a report needs about one claim's run."""
+
+    claim: Claim
+    passed: bool
+    examples: int
+    seed: int
+    seconds: float
+    worst_setting: Any
+    worst_outcome: Outcome | None
+    failing_setting: Any = None
+    failing_outcome: Outcome | None = None
+
+    @property
+    def worst_ratio(self) -> float:
+        return self.worst_outcome.ratio if self.worst_outcome is not None else math.nan
+
+    def reproduce_command(self) -> str | None:
+        if self.failing_setting is None:
+            return None
+        return (
+            f"python -m verify reproduce {self.claim.name} "
+            f"--setting '{setting_to_json(self.failing_setting)}'"
+        )
+
+
+@dataclass
+class _Tracker:
+    examples: int = 0
+    worst_setting: Any = None
+    worst_outcome: Outcome | None = None
+    failing_setting: Any = None
+    failing_outcome: Outcome | None = None
+
+    def record(self, setting: Any, outcome: Outcome) -> None:
+        self.examples += 1
+        if self.worst_outcome is None or not outcome.ratio <= self.worst_outcome.ratio:
+            self.worst_setting, self.worst_outcome = setting, outcome
+        if not outcome.passed:
+            # Hypothesis replays the shrunk example last, so the last failure is minimal.
+            self.failing_setting, self.failing_outcome = setting, outcome
+
+
+def evaluate(claim: Claim, setting: Any) -> Outcome:
+    """``claim.check(setting)``, turning an exception into a failed :class:`Outcome`."""
+    try:
+        return claim.check(setting)
+    except Exception as exc:  # a crash on a valid setting is a finding, not a runner error
+        return Outcome.crashed(exc)
+
+
+def run_claim(
+    claim: Claim,
+    profile: Profile,
+    *,
+    seed: int | None = None,
+    max_examples: int | None = None,
+    on_example: Callable[[int, Outcome], None] | None = None,
+) -> ClaimResult:
+    """Check ``claim`` on up to ``max_examples`` settings (default: the profile's budget)."""
+    examples = max_examples if max_examples is not None else profile.examples_for(claim.examples)
+    run_seed = profile.seed(seed)
+    tracker = _Tracker()
+
+    def body(setting: Any) -> None:
+        outcome = evaluate(claim, setting)
+        tracker.record(setting, outcome)
+        if on_example is not None:
+            on_example(tracker.examples, outcome)
+        if math.isfinite(outcome.ratio):
+            hypothesis.target(outcome.ratio, label="error/threshold")
+        if not outcome.passed:
+            raise _DisagreementError(
+                outcome.note or f"error {outcome.error:.3g} > {outcome.threshold:.3g}"
+            )
+
+    test = given(claim.strategy)(body)
+    test = settings(
+        max_examples=examples,
+        deadline=None,
+        database=None,
+        derandomize=False,
+        verbosity=Verbosity.quiet,
+        report_multiple_bugs=False,
+        suppress_health_check=list(HealthCheck),
+        phases=[Phase.explicit, Phase.generate, Phase.target, Phase.shrink],
+    )(test)
+    test = hypothesis.seed(run_seed)(test)
+    start = time.perf_counter()
+    try:
+        test()
+        passed = tracker.failing_setting is None
+    except _DisagreementError:
+        passed = False
+    except hypothesis.errors.Unsatisfiable as exc:  # strategy could not build settings
+        passed = False
+        tracker.failing_outcome = Outcome.crashed(exc)
+    seconds = time.perf_counter() - start
+    return ClaimResult(
+        claim=claim,
+        passed=passed,
+        examples=tracker.examples,
+        seed=run_seed,
+        seconds=seconds,
+        worst_setting=tracker.worst_setting,
+        worst_outcome=tracker.worst_outcome,
+        failing_setting=tracker.failing_setting,
+        failing_outcome=tracker.failing_outcome,
+    )
+
+
+def format_result(result: ClaimResult) -> str:
+    """One line per claim: status, name, oracle, examples, worst error vs tolerance, time."""
+    status = "PASS" if result.passed else "FAIL"
+    claim = result.claim
+    worst = result.worst_outcome
+    if worst is None:
+        detail = "no examples ran"
+    else:
+        detail = (
+            f"worst error {worst.error:.2e} vs threshold {worst.threshold:.2e} "
+            f"(ratio {worst.ratio:.2f})"
+        )
+    return (
+        f"{status}  {claim.name:<28} [{claim.oracle.label}]  {result.examples:>4} examples  "
+        f"{detail}  tol: {claim.tolerance.name}  {result.seconds:.1f}s"
+    )
+
+
+def format_failure(result: ClaimResult) -> str:
+    """The shrunk counterexample, both sides, and the command that reruns it."""
+    if result.passed:
+        return ""
+    out = result.failing_outcome
+    lines = [f"  {result.claim.name} disagrees ({result.claim.statement})"]
+    if result.failing_setting is not None:
+        lines.append(f"  setting: {setting_to_json(result.failing_setting)}")
+    if out is not None:
+        lines.append(
+            f"  symbolic = {out.symbolic:.12g}, numeric = {out.numeric:.12g}, "
+            f"error = {out.error:.3g} > threshold = {out.threshold:.3g}"
+        )
+        if out.note:
+            lines.append(f"  note: {out.note}")
+    lines.append(f"  tolerance: {result.claim.tolerance.describe()}")
+    cmd = result.reproduce_command()
+    if cmd:
+        lines.append(f"  reproduce: {cmd}")
+    return "\n".join(lines)

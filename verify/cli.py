@@ -10,11 +10,21 @@ import argparse
 import platform
 import sys
 import textwrap
+import time
 from collections.abc import Sequence
+from pathlib import Path
 
 from finetune_theory import __version__
 from verify import registry
 from verify.claim import Outcome
+from verify.figures import (
+    SIZES,
+    MissingExtraError,
+    all_figures,
+    plot,
+    require_matplotlib,
+    write_numbers,
+)
 from verify.profiles import ENV_VAR, PROFILES, get_profile
 from verify.runner import evaluate, format_failure, format_result, run_claim
 
@@ -27,6 +37,8 @@ examples:
   python -m verify --seed 7 --max-examples 5
   python -m verify reproduce L1-gd-limit --setting '{"d": 4, ...}'
                                             rerun exactly one setting (printed on failure)
+  python -m verify figures --out figures/   the paper's figures, theory and training
+                                            (see python -m verify figures --help)
 """
 
 
@@ -75,6 +87,68 @@ def _reproduce_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _figures_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m verify figures",
+        description="Reproduce the paper's figures: theory curves (symbolic side) and trained "
+        "points (numeric side) on the same axes. Writes NAME.png, NAME.json and NAME.csv.",
+        epilog="examples:\n  python -m verify figures --out figures/\n"
+        "  python -m verify figures depth --size full --out figures/\n"
+        "  python -m verify figures --list",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("names", nargs="*", metavar="NAME", help="figures to build (default: all)")
+    parser.add_argument("--out", type=Path, default=Path("figures"), help="output folder")
+    parser.add_argument(
+        "--size",
+        choices=SIZES,
+        default="quick",
+        help="tiny (seconds, for tests), quick (default, all figures in about a minute), "
+        "full (publication quality, minutes)",
+    )
+    parser.add_argument(
+        "--numbers-only", action="store_true", help="write JSON/CSV only (no matplotlib needed)"
+    )
+    parser.add_argument("--list", action="store_true", help="list the figures and exit")
+    return parser
+
+
+def _figures(argv: Sequence[str]) -> int:
+    args = _figures_parser().parse_args(argv)
+    specs = all_figures()
+    if args.list:
+        for spec in specs.values():
+            print(f"{spec.name}: {spec.description}")
+        return 0
+    unknown = [name for name in args.names if name not in specs]
+    if unknown:
+        print(
+            f"error: unknown figure(s) {unknown}; valid names: {', '.join(specs)}", file=sys.stderr
+        )
+        return 2
+    if not args.numbers_only:
+        try:
+            require_matplotlib()
+        except MissingExtraError as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return 2
+    for name in args.names or list(specs):
+        start = time.perf_counter()
+        data = specs[name].build(args.size)
+        paths = write_numbers(data, args.out)
+        if not args.numbers_only:
+            paths.append(plot(data, args.out))
+        summary = ", ".join(f"{k}={_fmt(v)}" for k, v in data.summary.items())
+        print(f"{name}: {' '.join(str(p) for p in paths)}  ({time.perf_counter() - start:.1f}s)")
+        if summary:
+            print(f"  {summary}")
+    return 0
+
+
+def _fmt(value: object) -> str:
+    return f"{value:.4g}" if isinstance(value, float) else str(value)
+
+
 def _positive_int(text: str) -> int:
     value = int(text)
     if value < 1:
@@ -118,6 +192,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         if args_list[:1] == ["reproduce"]:
             return _reproduce(args_list[1:])
+        if args_list[:1] == ["figures"]:
+            return _figures(args_list[1:])
         args = _run_parser().parse_args(args_list)
     except SystemExit as exc:  # argparse: --help exits 0, usage errors exit 2
         return int(exc.code) if isinstance(exc.code, int) else 2

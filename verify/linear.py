@@ -442,7 +442,7 @@ def delta_coordinates(alignment: str, d: int, rng: np.random.Generator) -> Float
 @st.composite
 def asymptotic_settings(draw: st.DrawFn) -> AsymptoticSetting:
     """d ∈ [300, 400], γ = d/n ∈ [2, 4], cond Σ ≤ 5: large enough for the proportional
-    limit, conditioned so that GD on 8 designs takes well under a few seconds."""
+    limit, conditioned so that GD on 32 designs takes about a second."""
     d = draw(st.integers(300, 400))
     n = draw(st.integers(int(np.ceil(d / 4)), d // 2))
     return AsymptoticSetting(
@@ -453,7 +453,7 @@ def asymptotic_settings(draw: st.DrawFn) -> AsymptoticSetting:
         condition=draw(st.floats(1.0, 5.0)),
         alignment=draw(st.sampled_from(ALIGNMENTS)),
         noise_std=draw(st.sampled_from([0.0, 0.5])),
-        designs=8,
+        designs=32,
     )
 
 
@@ -488,7 +488,7 @@ L4_ASYMPTOTIC = Claim(
     setting_type=AsymptoticSetting,
     strategy=asymptotic_settings(),
     check=check_asymptotic,
-    examples=3,
+    examples=4,
 )
 
 CLAIMS: tuple[Claim, ...] = (

@@ -1,0 +1,165 @@
+"""Figures that draw theory (symbolic side) and training (numeric side) on the same axes.
+
+A figure is a function ``build(size) -> FigureData`` registered with :func:`figure`. Its
+numbers are plain data (panels of series, each series marked ``theory`` or ``training``),
+written to JSON and CSV next to the PNG, so they can be checked without matplotlib.
+``size`` is ``"tiny"`` (tests), ``"quick"`` (default: all figures in about a minute) or
+``"full"`` (publication quality).
+
+Command line: ``python -m verify figures [NAME ...] --out DIR [--size quick|full|tiny]``.
+"""
+
+from __future__ import annotations
+
+import csv
+import importlib
+import json
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+Size = Literal["tiny", "quick", "full"]
+SIZES: tuple[Size, ...] = ("tiny", "quick", "full")
+Kind = Literal["theory", "training"]
+
+#: Modules whose import registers figures, in THEORY.md order.
+FIGURE_MODULES: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Series:
+    """One curve. ``theory`` series are drawn as lines, ``training`` as markers with
+    error bars (``yerr``: one standard error, or None)."""
+
+    label: str
+    kind: Kind
+    x: list[float]
+    y: list[float]
+    yerr: list[float] | None = None
+
+
+@dataclass(frozen=True)
+class Panel:
+    title: str
+    xlabel: str
+    ylabel: str
+    series: list[Series]
+    xscale: str = "linear"
+    yscale: str = "linear"
+
+
+@dataclass(frozen=True)
+class FigureData:
+    """Everything a figure shows, plus the setting that produced it and summary numbers."""
+
+    name: str
+    title: str
+    panels: list[Panel]
+    setting: dict[str, Any]
+    summary: dict[str, Any] = field(default_factory=dict)
+
+
+Builder = Callable[[Size], FigureData]
+
+
+@dataclass(frozen=True)
+class FigureSpec:
+    name: str
+    description: str
+    build: Builder
+
+
+_REGISTRY: dict[str, FigureSpec] = {}
+
+
+def figure(name: str, description: str) -> Callable[[Builder], Builder]:
+    """Decorator registering a figure builder under ``name``."""
+
+    def register(build: Builder) -> Builder:
+        _REGISTRY[name] = FigureSpec(name, description, build)
+        return build
+
+    return register
+
+
+def all_figures() -> dict[str, FigureSpec]:
+    for module in FIGURE_MODULES:
+        importlib.import_module(module)
+    return dict(_REGISTRY)
+
+
+class MissingExtraError(RuntimeError):
+    """An optional dependency (an extra of the distribution) is not installed."""
+
+
+def require_matplotlib() -> Any:
+    """Import matplotlib with the Agg backend, or raise with the install command."""
+    try:
+        import matplotlib
+    except ImportError as exc:
+        raise MissingExtraError(
+            "matplotlib is needed to draw figures: pip install 'finetune-theory[plot]' "
+            "(or pass --numbers-only to write the JSON/CSV numbers without PNGs)"
+        ) from exc
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def write_numbers(data: FigureData, out: Path) -> list[Path]:
+    """Write ``<name>.json`` (everything) and ``<name>.csv`` (long format) into ``out``."""
+    out.mkdir(parents=True, exist_ok=True)
+    js = out / f"{data.name}.json"
+    js.write_text(json.dumps(asdict(data), indent=1, default=float) + "\n")
+    cs = out / f"{data.name}.csv"
+    with cs.open("w", newline="") as fh:
+        writer = csv.writer(fh)
+        writer.writerow(["panel", "series", "kind", "x", "y", "yerr"])
+        for panel in data.panels:
+            for s in panel.series:
+                errs = s.yerr if s.yerr is not None else [None] * len(s.x)
+                for x, y, e in zip(s.x, s.y, errs, strict=True):
+                    writer.writerow([panel.title, s.label, s.kind, x, y, "" if e is None else e])
+    return [js, cs]
+
+
+def plot(data: FigureData, out: Path) -> Path:
+    """Draw every panel: theory as lines, training as markers with error bars."""
+    plt = require_matplotlib()
+    k = len(data.panels)
+    fig, axes = plt.subplots(1, k, figsize=(5.2 * k, 4.2), squeeze=False)
+    for ax, panel in zip(axes[0], data.panels, strict=True):
+        cycle = iter(plt.rcParams["axes.prop_cycle"].by_key()["color"] * 4)
+        colors: dict[str, str] = {}
+        for s in panel.series:
+            base = s.label.split(" [")[0]
+            color = colors.setdefault(base, next(cycle))
+            if s.kind == "theory":
+                ax.plot(s.x, s.y, "-", color=color, label=f"{s.label} (theory)")
+            else:
+                ax.errorbar(
+                    s.x,
+                    s.y,
+                    yerr=s.yerr,
+                    fmt="o",
+                    ms=4,
+                    capsize=2,
+                    color=color,
+                    label=f"{s.label} (training)",
+                )
+        ax.set_title(panel.title, fontsize=10)
+        ax.set_xlabel(panel.xlabel)
+        ax.set_ylabel(panel.ylabel)
+        ax.set_xscale(panel.xscale)
+        ax.set_yscale(panel.yscale)
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=7)
+    fig.suptitle(data.title, fontsize=11)
+    fig.tight_layout()
+    out.mkdir(parents=True, exist_ok=True)
+    path = out / f"{data.name}.png"
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+    return path

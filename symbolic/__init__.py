@@ -1,13 +1,20 @@
 """Closed forms of the paper, derived by SymPy (THEORY.md).
 
 ``symbolic.linear``: linear regression fine-tuned from θ_S (L1–L4).
+``symbolic.deep_linear``: deep linear networks fine-tuned from balanced weights (D1–D6).
 
 Each module offers ``derive_*`` functions (SymPy objects, with the textbook form beside the
 derived one) and evaluation functions that take NumPy arrays. The most used names are
 re-exported here; see ``docs/notation.md`` for symbol ↔ code name.
 """
 
-from symbolic import linear
+from symbolic import deep_linear, linear
+from symbolic.deep_linear import (
+    finetuned_end_to_end,
+    frozen_layers_risk_floor,
+    implicit_regularizer,
+    scale_factor,
+)
 from symbolic.linear import (
     asymptotic_risk,
     excess_risk,
@@ -19,10 +26,15 @@ from symbolic.linear import (
 
 __all__ = [
     "asymptotic_risk",
+    "deep_linear",
     "excess_risk",
     "expected_risk_isotropic",
+    "finetuned_end_to_end",
     "finetuned_weights",
+    "frozen_layers_risk_floor",
+    "implicit_regularizer",
     "linear",
     "risk_terms",
     "sample_complexity",
+    "scale_factor",
 ]

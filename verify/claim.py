@@ -81,6 +81,24 @@ class Outcome:
     def crashed(cls, exc: BaseException) -> Outcome:
         return cls(math.inf, 0.0, note=f"{type(exc).__name__}: {exc}")
 
+    @classmethod
+    def combine(
+        cls,
+        parts: Mapping[str, tuple[float, float]],
+        symbolic: float = math.nan,
+        numeric: float = math.nan,
+        note: str = "",
+    ) -> Outcome:
+        """Several sub-checks ``name -> (error, threshold)`` as one outcome.
+
+        The error is the largest error/threshold ratio and the threshold is 1, so the
+        outcome passes iff every part does; the note lists each part.
+        """
+        ratios = {k: (e / t if t > 0 else math.inf) for k, (e, t) in parts.items()}
+        detail = ", ".join(f"{k} {e:.2g}/{t:.2g}" for k, (e, t) in parts.items())
+        worst = max(ratios.values()) if ratios else 0.0
+        return cls(worst, 1.0, symbolic, numeric, note=f"{detail}; {note}" if note else detail)
+
 
 def relative_error(got: Any, want: Any, floor: float = 1e-12) -> float:
     """‖got − want‖ / max(‖want‖, floor) for scalars or arrays (2-norm)."""

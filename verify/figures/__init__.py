@@ -24,19 +24,21 @@ SIZES: tuple[Size, ...] = ("tiny", "quick", "full")
 Kind = Literal["theory", "training"]
 
 #: Modules whose import registers figures, in THEORY.md order.
-FIGURE_MODULES: tuple[str, ...] = ()
+FIGURE_MODULES: tuple[str, ...] = ("verify.figures.deep_linear",)
 
 
 @dataclass(frozen=True)
 class Series:
-    """One curve. ``theory`` series are drawn as lines, ``training`` as markers with
-    error bars (``yerr``: one standard error, or None)."""
+    """One curve. ``theory`` series are drawn as lines (``style``), ``training`` as markers
+    with error bars (``yerr``: one standard error, or None). Series whose labels share the
+    part before `` [`` share a colour."""
 
     label: str
     kind: Kind
     x: list[float]
     y: list[float]
     yerr: list[float] | None = None
+    style: Literal["solid", "dashed", "dotted"] = "solid"
 
 
 @dataclass(frozen=True)
@@ -128,8 +130,11 @@ def write_numbers(data: FigureData, out: Path) -> list[Path]:
 def plot(data: FigureData, out: Path) -> Path:
     """Draw every panel: theory as lines, training as markers with error bars."""
     plt = require_matplotlib()
+    from matplotlib.ticker import NullFormatter, ScalarFormatter
+
     k = len(data.panels)
-    fig, axes = plt.subplots(1, k, figsize=(5.2 * k, 4.2), squeeze=False)
+    fig, axes = plt.subplots(1, k, figsize=(7.5 * k, 4.6), squeeze=False)
+    dashes = {"solid": "-", "dashed": "--", "dotted": ":"}
     for ax, panel in zip(axes[0], data.panels, strict=True):
         cycle = iter(plt.rcParams["axes.prop_cycle"].by_key()["color"] * 4)
         colors: dict[str, str] = {}
@@ -137,7 +142,7 @@ def plot(data: FigureData, out: Path) -> Path:
             base = s.label.split(" [")[0]
             color = colors.setdefault(base, next(cycle))
             if s.kind == "theory":
-                ax.plot(s.x, s.y, "-", color=color, label=f"{s.label} (theory)")
+                ax.plot(s.x, s.y, dashes[s.style], color=color, label=f"{s.label} (theory)")
             else:
                 ax.errorbar(
                     s.x,
@@ -154,12 +159,18 @@ def plot(data: FigureData, out: Path) -> Path:
         ax.set_ylabel(panel.ylabel)
         ax.set_xscale(panel.xscale)
         ax.set_yscale(panel.yscale)
+        if panel.xscale == "log":
+            ticks = sorted({x for s in panel.series if s.kind == "training" for x in s.x})
+            if 0 < len(ticks) <= 12:
+                ax.set_xticks(ticks)
+            ax.xaxis.set_major_formatter(ScalarFormatter())
+            ax.xaxis.set_minor_formatter(NullFormatter())
         ax.grid(alpha=0.3)
-        ax.legend(fontsize=7)
+        ax.legend(fontsize=7, loc="center left", bbox_to_anchor=(1.02, 0.5), frameon=False)
     fig.suptitle(data.title, fontsize=11)
     fig.tight_layout()
     out.mkdir(parents=True, exist_ok=True)
     path = out / f"{data.name}.png"
-    fig.savefig(path, dpi=120)
+    fig.savefig(path, dpi=120, bbox_inches="tight")
     plt.close(fig)
     return path

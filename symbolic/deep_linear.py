@@ -1,0 +1,617 @@
+"""Deep linear networks fine-tuned from balanced pretrained weights (THEORY.md §2, D1–D6).
+
+Network f(x) = W_N ⋯ W_1 x with scalar output, end-to-end vector w = (W_N ⋯ W_1)ᵀ, trained by
+gradient flow on L = (1/2n)‖Xw − y‖² over all layers from balanced weights with end-to-end
+vector θ_S (N = ``depth`` = number of weight matrices; N = 1 is linear regression).
+
+``derive_*`` functions return frozen dataclasses of SymPy objects (cached); evaluation
+functions take NumPy arrays:
+
+* :func:`end_to_end_velocity` — D1: ẇ = −‖w‖^{2−2/N}(g + (N − 1)ŵŵᵀg).
+* :func:`scale_factor`, :func:`finetuned_end_to_end` — D3/D4:
+  w_∞ = X⁺y + c(I − P)θ_S with c the unique positive root of
+  ‖θ_S‖²c^{2N/(N−1)} − ‖(I − P)θ_S‖²c² = ‖X⁺y‖² (c = 1 for N = 1;
+  c_∞ = ‖X⁺y‖/‖Pθ_S‖ for N = ∞).
+* :func:`finetuned_risk` — D5: R(w_∞) as a function of depth.
+* :func:`frozen_layers_risk_floor` — D6: θ_TᵀΣθ_T − (θ_SᵀΣθ_T)²/(θ_SᵀΣθ_S).
+* :func:`implicit_regularizer` — Q_N(w) = ‖w‖^{(N+1)/N} − ((N+1)/N)‖θ_S‖^{1/N}θ̂_Sᵀw, whose
+  minimiser over {w : Xw = y} is w_∞.
+
+Regime: n < d, X of full row rank, θ_S ≠ 0, gradient flow (finite-step GD is O(η) away),
+balanced initialisation, and a flow that converges to an interpolant without passing
+through w = 0.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from functools import cache
+from typing import Any
+
+import numpy as np
+import sympy as sp
+from numpy.typing import ArrayLike
+from scipy import optimize
+
+from finetune_theory import checks
+from finetune_theory.checks import FloatArray
+from finetune_theory.errors import InputError
+from symbolic import _symbols as syms
+
+__all__ = [
+    "EndToEndDerivation",
+    "ImplicitBiasDerivation",
+    "InfiniteDepthDerivation",
+    "RegularizerDerivation",
+    "closed_form_roots",
+    "derive_end_to_end_dynamics",
+    "derive_frozen_layers",
+    "derive_implicit_bias",
+    "derive_infinite_depth",
+    "derive_regularizer",
+    "end_to_end_velocity",
+    "finetuned_end_to_end",
+    "finetuned_risk",
+    "frozen_layers_risk_floor",
+    "implicit_regularizer",
+    "implicit_regularizer_value",
+    "scale_factor",
+    "scale_factor_limit_coefficient",
+    "scale_factor_rootof",
+    "scale_inputs",
+]
+
+N = syms.depth
+# Norms entering the scalar equation: A = ‖θ_S‖², B = ‖(I − P)θ_S‖², C = ‖X⁺y‖².
+A_, B_, C_ = sp.symbols("A B C", positive=True)
+c_, s_ = sp.symbols("c s", positive=True)
+
+
+# ======================================================================================
+# D1 — end-to-end dynamics under balanced initialisation
+# ======================================================================================
+
+
+@dataclass(frozen=True)
+class EndToEndDerivation:
+    """D1 for a concrete depth, derived by the chain rule on layer matrices with symbols.
+
+    Gradient flow Ẇ_j = −∂L/∂W_j moves w by ẇ = −JJᵀg with J = ∂w/∂(all entries) and
+    g = ∇L(w) (chain rule: L depends on the layers only through w). ``gram_residual`` is
+    JJᵀ − ‖w‖^{2−2/N}(I + (N − 1)ŵŵᵀ) at a balanced rank-one point W_1 = s v_1θ̂ᵀ,
+    W_j = s v_jv_{j−1}ᵀ, W_N = s v_{N−1}ᵀ (unit vectors parameterised rationally,
+    ((1 − t²)/(1 + t²), 2t/(1 + t²))): the zero matrix. ``balance_drift`` lists
+    d/dt(W_{j+1}ᵀW_{j+1} − W_jW_jᵀ) under the flow for *generic* weights and a generic
+    gradient g (each the zero matrix: balancedness, and any imbalance, is conserved).
+    ``general_sum`` is Σ_{j=2}^N s^{2(N−j)}s^{2(j−1)} = (N − 1)s^{2N−2} for symbolic N: the
+    ŵŵᵀ coefficient (layer j contributes ‖W_N⋯W_{j+1}‖²·(W_{j−1}⋯W_1)ᵀ(W_{j−1}⋯W_1)), and
+    ``prefactor`` = s^{2N−2} with s = ‖w‖^{1/N}, i.e. ‖w‖^{2−2/N}.
+    """
+
+    depth: int
+    gram_residual: sp.Matrix
+    balance_drift: tuple[sp.Matrix, ...]
+    general_sum: sp.Expr
+    prefactor: sp.Expr
+
+
+def _layer_symbols(widths: list[int]) -> list[sp.Matrix]:
+    return [
+        sp.Matrix(
+            widths[j + 1], widths[j], lambda a, b, j=j: sp.Symbol(f"W{j + 1}_{a}{b}", real=True)
+        )
+        for j in range(len(widths) - 1)
+    ]
+
+
+def _chain(mats: list[sp.Matrix]) -> sp.Matrix:
+    prod = mats[-1]
+    for M in reversed(mats[:-1]):
+        prod = prod * M
+    return prod.T  # w = (W_N ⋯ W_1)ᵀ
+
+
+def _rational_unit(t: sp.Symbol) -> sp.Matrix:
+    return sp.Matrix([(1 - t**2) / (1 + t**2), 2 * t / (1 + t**2)])
+
+
+@cache
+def derive_end_to_end_dynamics(depth: int = 3) -> EndToEndDerivation:
+    """Derive D1 for ``depth`` ≤ 4 with d = 2 and hidden widths 2 (see the dataclass)."""
+    depth = checks.positive_int(depth, "depth")
+    if depth > 4:
+        raise InputError(f"depth must be <= 4 for the symbolic chain-rule check, got {depth}")
+    widths = [2] + [2] * (depth - 1) + [1]
+    mats = _layer_symbols(widths)
+    w = _chain(mats)
+    params = [x for M in mats for x in M]
+    J = w.jacobian(params)
+    gram = J * J.T
+    s = sp.Symbol("s", positive=True)
+    ts = sp.symbols(f"t0:{depth}", real=True)
+    vs = (
+        [_rational_unit(ts[0])]
+        + [_rational_unit(ts[k]) for k in range(1, depth)]
+        + [sp.Matrix([1])]
+    )
+    point: dict[sp.Symbol, sp.Expr] = {}
+    for j, M in enumerate(mats):
+        value = s * vs[j + 1] * vs[j].T
+        point.update({M[a, b]: value[a, b] for a in range(M.rows) for b in range(M.cols)})
+    theta_hat = vs[0]
+    textbook = s ** (2 * depth - 2) * (sp.eye(2) + (depth - 1) * theta_hat * theta_hat.T)
+    residual = (gram.subs(point) - textbook).applyfunc(lambda e: sp.cancel(sp.together(e)))
+    # Balance drift for generic weights: Ẇ_j = −Σ_k g_k ∂w_k/∂W_j.
+    g = sp.Matrix(2, 1, lambda i, _: sp.Symbol(f"g_{i}", real=True))
+    velocity = []
+    for M in mats:
+        dLdW = M.applyfunc(lambda entry: sum(g[k] * sp.diff(w[k], entry) for k in range(2)))
+        velocity.append(-dLdW)
+    drift = []
+    for j in range(depth - 1):
+        Wj, Wk, Vj, Vk = mats[j], mats[j + 1], velocity[j], velocity[j + 1]
+        d_upper = Vk.T * Wk + Wk.T * Vk
+        d_lower = Vj * Wj.T + Wj * Vj.T
+        drift.append((d_upper - d_lower).applyfunc(sp.expand))
+    j = sp.Symbol("j", integer=True, positive=True)
+    s_sym = sp.Symbol("s", positive=True)
+    general = sp.simplify(sp.summation(s_sym ** (2 * (N - j)) * s_sym ** (2 * (j - 1)), (j, 2, N)))
+    norm_w = sp.Symbol("r", positive=True)
+    prefactor = sp.powsimp(s_sym ** (2 * N - 2)).subs(s_sym, norm_w ** (1 / N))
+    return EndToEndDerivation(depth, residual, tuple(drift), general, sp.powsimp(prefactor))
+
+
+def end_to_end_velocity(w: ArrayLike, grad: ArrayLike, depth: int) -> FloatArray:
+    """D1: ẇ = −‖w‖^{2−2/N}(g + (N − 1)ŵŵᵀg) for balanced weights of depth N.
+
+    ``w`` the end-to-end vector (d,), ``grad`` g = ∇L(w) (d,). Gradient-flow time units of
+    L = (1/2n)‖Xw − y‖².
+    """
+    wa = checks.as_vector(w, "w")
+    ga = checks.as_vector(grad, "grad", wa.shape[0])
+    depth = checks.positive_int(depth, "depth")
+    norm = float(np.linalg.norm(wa))
+    if norm == 0.0:
+        if depth == 1:
+            return np.asarray(-ga, dtype=np.float64)
+        raise InputError("w must be non-zero for depth > 1 (w = 0 is a saddle: velocity 0)")
+    what = wa / norm
+    return np.asarray(-(norm ** (2.0 - 2.0 / depth)) * (ga + (depth - 1) * what * (what @ ga)))
+
+
+# ======================================================================================
+# D3 — the implicit bias: invariant, scalar equation, closed forms, limits
+# ======================================================================================
+
+
+@dataclass(frozen=True)
+class ImplicitBiasDerivation:
+    """D3 from D1, step by step.
+
+    ``null_velocity_residual``: with z = (I − P)w and g = Xᵀr/n, (I − P)ẇ minus
+    −‖w‖^{2−2/N}(N − 1)(wᵀg/‖w‖²) z (MatrixSymbol algebra; zero because (I − P)Xᵀ = 0).
+    ``norm_odes``: dsolve solutions of ρ' = −2N h ρ and ζ' = −2(N − 1) h ζ for ρ = ‖w‖²,
+    ζ = ‖z‖², with h(t) = ‖w‖^{−2/N}wᵀg an arbitrary function.
+    ``invariant``: ζ/ζ₀ eliminated in terms of ρ/ρ₀, = (ρ/ρ₀)^{(N−1)/N}; so
+    c = ‖z‖/‖z₀‖ = (‖w‖/‖θ_S‖)^{(N−1)/N} and z keeps its direction (ż ∥ z).
+    ``scalar_equation``: A c^{2N/(N−1)} − Bc² − C (= 0 at convergence, where Pw_∞ = X⁺y),
+    A = ‖θ_S‖², B = ‖(I − P)θ_S‖², C = ‖X⁺y‖². ``polynomial``: its form in s = c^{2/(N−1)},
+    A s^N − B s^{N−1} − C. ``monotone_form``: the polynomial divided by s^{N−1},
+    A s − B − C s^{1−N}; ``monotone_slope`` its derivative, positive for s > 0, so the
+    positive root is unique for every N (Descartes: one sign change).
+    ``depth_one``: c at N = 1 (1). ``limit_equation``: lim_{N→∞} of the scalar equation,
+    (A − B)c² − C; ``c_infinity`` its positive root √(C/(A − B)) = ‖X⁺y‖/‖Pθ_S‖.
+    ``first_order``: dc/dε at ε = 1/(N − 1) = 0, −A c ln c/(A − B) at c = c_∞: so
+    c_N = c_∞ + K/(N − 1) + O(1/N²), approaching monotonically from the side of −sign(ln c_∞).
+    """
+
+    null_velocity_residual: sp.MatrixExpr
+    norm_odes: tuple[sp.Eq, sp.Eq]
+    invariant: sp.Expr
+    scalar_equation: sp.Expr
+    polynomial: sp.Expr
+    monotone_form: sp.Expr
+    monotone_slope: sp.Expr
+    depth_one: sp.Expr
+    limit_equation: sp.Expr
+    c_infinity: sp.Expr
+    first_order: sp.Expr
+
+
+@cache
+def derive_implicit_bias() -> ImplicitBiasDerivation:
+    """Derive D3 and D4's limit from D1 (see :class:`ImplicitBiasDerivation`)."""
+    # (1) Null-space projection of D1, with matrix symbols.
+    X, w = syms.X, syms.theta
+    r = sp.MatrixSymbol("r", syms.n, 1)
+    a, rho = sp.symbols("a rho", positive=True)  # a = ‖w‖^{2−2/N}, rho = ‖w‖²
+    g = X.T * r / syms.n
+    proj = X.T * (X * X.T).I * X
+    wdot = -a * g - a * (N - 1) / rho * w * (w.T * g)
+    z = (syms.identity_d - proj) * w
+    zdot = ((syms.identity_d - proj) * wdot).expand().doit()
+    target = (-a * (N - 1) / rho * z * (w.T * g)).expand().doit()
+    null_residual = (zdot - target).expand().doit()
+    # (2) Norm ODEs along the flow, with h(t) = ‖w‖^{−2/N} wᵀg arbitrary.
+    t = sp.Symbol("t", real=True)
+    h = sp.Function("h")
+    rho_f, zeta_f = sp.Function("rho"), sp.Function("zeta")
+    ode_rho = sp.dsolve(sp.Eq(rho_f(t).diff(t), -2 * N * h(t) * rho_f(t)))
+    ode_zeta = sp.dsolve(sp.Eq(zeta_f(t).diff(t), -2 * (N - 1) * h(t) * zeta_f(t)))
+    # (3) Eliminate the common integral H = ∫h: ρ = ρ₀e^{−2NH}, ζ = ζ₀e^{−2(N−1)H}.
+    H = sp.Symbol("H", real=True)
+    rho0, zeta0, rho_t = sp.symbols("rho0 zeta0 rho_t", positive=True)
+    integral = ode_rho.rhs.atoms(sp.Integral).pop()
+    rho_expr = ode_rho.rhs.subs(integral, H)
+    const = (rho_expr.free_symbols - {H, N}).pop()
+    rho_expr = rho_expr.subs(const, rho0)
+    zeta_expr = ode_zeta.rhs.subs(ode_zeta.rhs.atoms(sp.Integral).pop(), H)
+    zeta_expr = zeta_expr.subs((zeta_expr.free_symbols - {H, N}).pop(), zeta0)
+    (H_sol,) = sp.solve(sp.Eq(rho_expr, rho_t), H)
+    invariant = sp.powsimp(sp.simplify(zeta_expr.subs(H, H_sol) / zeta0), force=True)
+    # (4) Scalar equation: c² = ζ/ζ₀ = (ρ/A)^{(N−1)/N} ⇒ ρ_∞ = A c^{2N/(N−1)} = C + B c².
+    (rho_inf,) = sp.solve(sp.Eq(c_**2, (rho_t / A_) ** ((N - 1) / N)), rho_t)
+    scalar = sp.powsimp(sp.expand(rho_inf - B_ * c_**2 - C_), force=True)
+    M = sp.Symbol("M", integer=True, positive=True)  # M = N − 1 ≥ 1
+    poly = sp.powsimp(sp.expand(scalar.subs(N, M + 1).subs(c_, s_ ** (M / 2))), force=True).subs(
+        M, N - 1
+    )
+    monotone = sp.expand(sp.powsimp(poly / s_ ** (N - 1), force=True))  # A s − B − C s^{1−N}
+    slope = sp.diff(monotone, s_)
+    depth_one = ((rho_t / A_) ** sp.Rational(1, 2)) ** ((N - 1) / N)
+    # (5) N → ∞.
+    lim = sp.limit(c_ ** (2 * N / (N - 1)), N, sp.oo) * A_ - B_ * c_**2 - C_
+    gap = sp.Symbol("D", positive=True)  # A − B = ‖Pθ_S‖² > 0
+    (c_gap,) = sp.solve(lim.subs(A_, B_ + gap), c_)
+    c_inf = c_gap.subs(gap, A_ - B_)
+    eps = sp.Symbol("epsilon", positive=True)  # ε = 1/(N − 1)
+    F = A_ * c_ ** (2 + 2 * eps) - B_ * c_**2 - C_
+    dc = (-sp.diff(F, eps) / sp.diff(F, c_)).subs(eps, 0)
+    first = sp.simplify(dc.subs(c_, c_inf))
+    return ImplicitBiasDerivation(
+        null_residual,
+        (ode_rho, ode_zeta),
+        invariant,
+        scalar,
+        sp.powsimp(sp.expand(poly)),
+        monotone,
+        sp.simplify(slope),
+        depth_one.subs(N, 1),
+        sp.expand(lim),
+        c_inf,
+        first,
+    )
+
+
+@cache
+def closed_form_roots(depth: int) -> tuple[sp.Expr, ...]:
+    """All roots in s of A s^N − B s^{N−1} − C for N = depth ∈ {2, 3, 4}, by radicals.
+
+    Exactly one of them is real and positive for given A, B, C > 0; c = s^{(N−1)/2}.
+    """
+    depth = checks.positive_int(depth, "depth", minimum=2)
+    if depth > 4:
+        raise InputError(f"depth must be 2, 3 or 4 for a solution by radicals, got {depth}")
+    poly = derive_implicit_bias().polynomial.subs(N, depth)
+    return tuple(sp.solve(poly, s_))
+
+
+def scale_factor_rootof(A: float, B: float, C: float, depth: int) -> sp.Expr:
+    """c as an exact algebraic number: CRootOf of A s^N − B s^{N−1} − C (rational inputs).
+
+    A, B, C are converted to the exact rationals of their binary floats; the largest real
+    root of the polynomial is
+    the unique positive one; returns s^{(N−1)/2} as a SymPy expression (evaluate with
+    ``.evalf(50)``).
+    """
+    depth = checks.positive_int(depth, "depth", minimum=2)
+    vals = {k: sp.Rational(checks.positive(v, k)) for k, v in (("A", A), ("B", B), ("C", C))}
+    poly = sp.Poly(
+        derive_implicit_bias()
+        .polynomial.subs(N, depth)
+        .subs({A_: vals["A"], B_: vals["B"], C_: vals["C"]}),
+        s_,
+    )
+    roots = sp.Poly(poly, s_).real_roots()
+    return sp.Pow(roots[-1], sp.Rational(depth - 1, 2))
+
+
+def scale_inputs(X: ArrayLike, y: ArrayLike, theta_s: ArrayLike) -> tuple[float, float, float]:
+    """(A, B, C) = (‖θ_S‖², ‖(I − P)θ_S‖², ‖X⁺y‖²), validating the D3 regime.
+
+    Needs n < d, X of full row rank and θ_S ≠ 0.
+    """
+    Xa, ya = checks.design_and_labels(X, y)
+    n, d = Xa.shape
+    checks.underparameterised_rule(n, d, "the deep-linear implicit bias (D3)")
+    checks.full_row_rank(Xa)
+    ts = checks.as_vector(theta_s, "theta_s", d)
+    A = float(ts @ ts)
+    if A == 0.0:
+        raise InputError("theta_s must be non-zero: fine-tuning starts from its direction")
+    pinv = np.linalg.pinv(Xa)
+    null = ts - pinv @ (Xa @ ts)
+    py = pinv @ ya
+    return A, float(null @ null), float(py @ py)
+
+
+def _check_depth(depth: float) -> float:
+    if isinstance(depth, float) and math.isinf(depth) and depth > 0:
+        return math.inf
+    return float(checks.positive_int(depth, "depth"))
+
+
+def _scale_from_norms(A: float, B: float, C: float, depth: float) -> float:
+    if depth == 1:
+        return 1.0
+    if math.isinf(depth):
+        if A - B <= 1e-15 * A:
+            raise InputError(
+                "theta_s must have a component in the row space of X for depth = inf "
+                "(c_inf = |X^+ y| / |P theta_S| is undefined when P theta_S = 0)"
+            )
+        return math.sqrt(C / (A - B))
+    if C == 0.0:
+        return float((B / A) ** ((depth - 1) / 2))
+    if B == 0.0:
+        return float((C / A) ** ((depth - 1) / (2 * depth)))
+    fn = _monotone_fn()
+
+    def slope_form(s: float) -> float:  # A s − B − C s^{1−N}: increasing in s
+        return float(fn(s, A, B, C, depth))
+
+    lo = (C / A) ** (1.0 / depth)
+    hi = B / A + lo
+    if slope_form(lo) >= 0.0:
+        root = lo
+    else:
+        root = optimize.brentq(slope_form, lo, hi, xtol=1e-300, rtol=4 * np.finfo(float).eps)
+    return float(root ** ((depth - 1) / 2))
+
+
+@cache
+def _monotone_fn() -> Any:
+    return sp.lambdify((s_, A_, B_, C_, N), derive_implicit_bias().monotone_form, "math")
+
+
+def scale_factor(X: ArrayLike, y: ArrayLike, theta_s: ArrayLike, depth: float) -> float:
+    """D3: the factor c multiplying (I − P)θ_S in the fine-tuned end-to-end vector.
+
+    c is the unique positive root of ‖θ_S‖²c^{2N/(N−1)} − ‖(I − P)θ_S‖²c² = ‖X⁺y‖²,
+    computed from the derived polynomial in s = c^{2/(N−1)} by Brent's method on the
+    increasing function A s − B − C s^{1−N}, bracketed in [(C/A)^{1/N}, B/A + (C/A)^{1/N}].
+    ``depth`` N: a positive int (N = 1 gives c = 1) or ``math.inf`` (c_∞ = ‖X⁺y‖/‖Pθ_S‖).
+    Regime: n < d, X full row rank, θ_S ≠ 0.
+    """
+    depth_f = _check_depth(depth)
+    return _scale_from_norms(*scale_inputs(X, y, theta_s), depth_f)
+
+
+def scale_factor_limit_coefficient(X: ArrayLike, y: ArrayLike, theta_s: ArrayLike) -> float:
+    """K in c_N = c_∞ + K/(N − 1) + O(1/N²): K = −A c_∞ ln c_∞ / (A − B) (derived)."""
+    A, B, C = scale_inputs(X, y, theta_s)
+    if C == 0.0:
+        raise InputError(
+            "y must have X^+ y != 0 for the 1/N rate (with X^+ y = 0, c_N = (B/A)^((N-1)/2) "
+            "decays geometrically to c_inf = 0)"
+        )
+    c_inf = _scale_from_norms(A, B, C, math.inf)
+    return -A * c_inf * math.log(c_inf) / (A - B)
+
+
+def finetuned_end_to_end(
+    X: ArrayLike, y: ArrayLike, theta_s: ArrayLike, depth: float
+) -> FloatArray:
+    """D3/D4: w_∞ = X⁺y + c(I − P)θ_S, the end-to-end vector gradient flow converges to.
+
+    Fine-tuning all layers of a depth-N linear network from balanced weights with end-to-end
+    vector θ_S on L = (1/2n)‖Xw − y‖². ``depth``: positive int or ``math.inf`` (then only the
+    direction of θ_S matters). N = 1 gives linear regression's θ_S + X⁺(y − Xθ_S).
+    Parameters: X (n, d) with n < d and full row rank, y (n,), theta_s (d,) non-zero.
+    """
+    depth_f = _check_depth(depth)
+    A, B, C = scale_inputs(X, y, theta_s)
+    c = _scale_from_norms(A, B, C, depth_f)
+    Xa, ya = checks.design_and_labels(X, y)
+    ts = checks.as_vector(theta_s, "theta_s", Xa.shape[1])
+    pinv = np.linalg.pinv(Xa)
+    return np.asarray(pinv @ ya + c * (ts - pinv @ (Xa @ ts)), dtype=np.float64)
+
+
+def finetuned_risk(
+    X: ArrayLike,
+    y: ArrayLike,
+    theta_s: ArrayLike,
+    theta_t: ArrayLike,
+    depth: float,
+    cov: ArrayLike | None = None,
+) -> float:
+    """D5: R(w_∞) = (w_∞ − θ_T)ᵀΣ(w_∞ − θ_T) for the depth-N fine-tuned network.
+
+    For noiseless labels y = Xθ_T this is ‖(I − P)(cθ_S − θ_T)‖²_Σ, and for θ_T = αθ_S it is
+    (c − α)²θ_Sᵀ(I − P)Σ(I − P)θ_S: depth matters only through c.
+    """
+    w = finetuned_end_to_end(X, y, theta_s, depth)
+    tt = checks.as_vector(theta_t, "theta_t", w.shape[0])
+    diff = w - tt
+    sig = np.eye(w.shape[0]) if cov is None else checks.as_cov(cov, w.shape[0])
+    return float(diff @ sig @ diff)
+
+
+# ======================================================================================
+# D4/D5 — infinite depth, alignment, depth-neutral case
+# ======================================================================================
+
+
+@dataclass(frozen=True)
+class InfiniteDepthDerivation:
+    """D4–D5 consequences for θ_T = αθ_S (noiseless), derived by substitution.
+
+    With y = Xθ_T: X⁺y = αPθ_S, so C = α²‖Pθ_S‖² = α²(A − B).
+    ``c_infinity_aligned`` = √(C/(A − B)) = |α|: for α > 0 the infinitely deep network
+    recovers θ_T exactly. ``depth_neutral``: the polynomial at α = 1, s = 1 (zero for every
+    N, so c = 1 at every depth: depth is neutral when θ_T = θ_S).
+    ``risk_aligned`` = (c − α)²·Q with Q = θ_Sᵀ(I − P)Σ(I − P)θ_S (the N-dependence is all
+    in c); ``alignment_gap`` = ‖(‖θ_T‖/‖θ_S‖)θ_S − θ_T‖² rewritten with cos∠(θ_S, θ_T):
+    2‖θ_T‖²(1 − cos), the large-d isotropic R_∞ ≈ (1 − n/d)·alignment_gap.
+    """
+
+    c_infinity_aligned: sp.Expr
+    depth_neutral: sp.Expr
+    risk_aligned: sp.Expr
+    alignment_gap: sp.Expr
+
+
+@cache
+def derive_infinite_depth() -> InfiniteDepthDerivation:
+    """Derive the aligned-teacher consequences (see :class:`InfiniteDepthDerivation`)."""
+    alpha = sp.Symbol("alpha", real=True)
+    ib = derive_implicit_bias()
+    c_inf = sp.simplify(ib.c_infinity.subs(C_, alpha**2 * (A_ - B_)))
+    neutral = sp.simplify(ib.polynomial.subs(C_, A_ - B_).subs(s_, 1))
+    Q = sp.Symbol("Q", nonnegative=True)
+    # w_∞ − θ_T = αPθ_S + c(I − P)θ_S − αθ_S = (c − α)(I − P)θ_S.
+    risk = sp.factor(sp.expand((c_ - alpha) ** 2 * Q))
+    tt_norm, ts_norm, cos = sp.symbols("thetaT_norm thetaS_norm cos", positive=True)
+    # ‖(‖θ_T‖/‖θ_S‖)θ_S − θ_T‖² = ‖θ_T‖² − 2(‖θ_T‖/‖θ_S‖)θ_Sᵀθ_T + ‖θ_T‖², θ_Sᵀθ_T = ‖θ_S‖‖θ_T‖cos.
+    inner = ts_norm * tt_norm * cos
+    gap = sp.factor(sp.expand(tt_norm**2 - 2 * (tt_norm / ts_norm) * inner + tt_norm**2))
+    return InfiniteDepthDerivation(c_inf, neutral, risk, gap)
+
+
+# ======================================================================================
+# The implicit regulariser Q_N
+# ======================================================================================
+
+
+@dataclass(frozen=True)
+class RegularizerDerivation:
+    """Q_N(w) = q(‖w‖) − a θ̂_Sᵀw with q(r) = r^{(N+1)/N}, a = ((N+1)/N)‖θ_S‖^{1/N}.
+
+    ∇Q = q'(r)ŵ − aθ̂_S. Stationarity on {Xw = y} means (I − P)∇Q = 0, i.e.
+    (I − P)w = (a r/q'(r))(I − P)θ̂_S. ``stationarity_residual`` is a r/q'(r) − ‖θ_S‖·c with
+    c = (r/‖θ_S‖)^{(N−1)/N} (zero: the constrained minimiser is exactly D3's w_∞).
+    ``curvature``: (q''(r), q'(r)/r), both positive for r > 0, so Q is strictly convex and
+    the stationary point is the unique minimiser. ``depth_one_residual``: Q_1 − (‖w − θ_S‖² −
+    ‖θ_S‖²) with concrete 3-vectors (zero). ``depth_two``: Q_2, the two-layer regulariser
+    ‖w‖^{3/2} − (3/2)‖θ_S‖^{−1/2}θ_Sᵀw (zero initialisation-shape parameter).
+    """
+
+    regularizer: sp.Expr
+    stationarity_residual: sp.Expr
+    curvature: tuple[sp.Expr, sp.Expr]
+    depth_one_residual: sp.Expr
+    depth_two: sp.Expr
+
+
+_R, _T, _P = sp.symbols("r T p", positive=True)  # ‖w‖, ‖θ_S‖, θ̂_Sᵀw (alignment)
+
+
+def implicit_regularizer(depth: int | sp.Symbol | None = None) -> sp.Expr:
+    """Q_N as a SymPy expression in r = ‖w‖, T = ‖θ_S‖ and p = θ̂_Sᵀw (symbols ``r T p``).
+
+    Q_N(w) = ‖w‖^{(N+1)/N} − ((N+1)/N)‖θ_S‖^{1/N} θ̂_Sᵀw; w_∞ = argmin Q_N s.t. Xw = y.
+    ``depth`` None keeps N symbolic.
+    """
+    n_val: Any = N if depth is None else depth
+    if isinstance(n_val, int):
+        checks.positive_int(n_val, "depth")
+    return (
+        _R ** ((n_val + 1) / sp.S(n_val)) - (n_val + 1) / sp.S(n_val) * _T ** (1 / sp.S(n_val)) * _P
+    )
+
+
+def implicit_regularizer_value(w: ArrayLike, theta_s: ArrayLike, depth: int) -> float:
+    """Numeric Q_N(w) for vectors w, θ_S (see :func:`implicit_regularizer`)."""
+    wa = checks.as_vector(w, "w")
+    ts = checks.as_vector(theta_s, "theta_s", wa.shape[0])
+    depth = checks.positive_int(depth, "depth")
+    t = float(np.linalg.norm(ts))
+    if t == 0.0:
+        raise InputError("theta_s must be non-zero (Q_N uses its direction)")
+    r = float(np.linalg.norm(wa))
+    return float(
+        r ** ((depth + 1) / depth) - (depth + 1) / depth * t ** (1 / depth) * float(ts @ wa) / t
+    )
+
+
+@cache
+def derive_regularizer() -> RegularizerDerivation:
+    """Check that Q_N's constrained stationarity condition is D3 (see the dataclass)."""
+    Q = implicit_regularizer()
+    q = _R ** ((N + 1) / N)
+    a = -sp.diff(Q, _P)  # coefficient of θ̂_Sᵀw
+    qprime = sp.diff(q, _R)
+    c_rel = (_R / _T) ** ((N - 1) / N)
+    residual = sp.simplify(sp.powsimp(a * _R / qprime - _T * c_rel, force=True))
+    curvature = (sp.simplify(sp.diff(q, _R, 2)), sp.simplify(qprime / _R))
+    wv = sp.Matrix(sp.symbols("w0:3", real=True))
+    tv = sp.Matrix(sp.symbols("u0:3", real=True))
+    tnorm = sp.sqrt((tv.T * tv)[0])
+    q1 = implicit_regularizer(1).subs(
+        {_R: sp.sqrt((wv.T * wv)[0]), _T: tnorm, _P: (tv.T * wv)[0] / tnorm}
+    )
+    depth_one = sp.simplify(q1 - (((wv - tv).T * (wv - tv))[0] - (tv.T * tv)[0]))
+    return RegularizerDerivation(Q, residual, curvature, depth_one, implicit_regularizer(2))
+
+
+# ======================================================================================
+# D6 — freezing layers
+# ======================================================================================
+
+
+@dataclass(frozen=True)
+class FrozenLayersDerivation:
+    """D6. ``span_residual``: (I − θ̂θ̂ᵀ)w for w = (W_N ⋯ W_2 W_1)ᵀ with W_1 = s v θ̂ᵀ frozen and
+    generic later layers (concrete sizes, θ̂ a rational unit vector): zero, so w ∈ span{θ_S}.
+    ``optimum``: β* = θ_SᵀΣθ_T/θ_SᵀΣθ_S from d/dβ R(βθ_S) = 0; ``floor`` = R(β*θ_S) =
+    θ_TᵀΣθ_T − (θ_SᵀΣθ_T)²/θ_SᵀΣθ_S (symbols ``a = θ_SᵀΣθ_S, b = θ_SᵀΣθ_T, t = θ_TᵀΣθ_T``).
+    """
+
+    span_residual: sp.Matrix
+    optimum: sp.Expr
+    floor: sp.Expr
+
+
+@cache
+def derive_frozen_layers() -> FrozenLayersDerivation:
+    """Derive D6 (see :class:`FrozenLayersDerivation`)."""
+    widths = [2, 2, 2, 1]
+    mats = _layer_symbols(widths)
+    s, t0, t1 = (
+        sp.Symbol("s", positive=True),
+        sp.Symbol("t0", real=True),
+        sp.Symbol("t1", real=True),
+    )
+    theta_hat, v = _rational_unit(t0), _rational_unit(t1)
+    frozen = s * v * theta_hat.T
+    w = _chain([frozen, *mats[1:]])
+    span = ((sp.eye(2) - theta_hat * theta_hat.T) * w).applyfunc(
+        lambda e: sp.cancel(sp.together(e))
+    )
+    beta = sp.Symbol("beta", real=True)
+    a_, b_ = sp.Symbol("a", positive=True), sp.Symbol("b", real=True)
+    t_ = sp.Symbol("t", positive=True)
+    risk = beta**2 * a_ - 2 * beta * b_ + t_
+    (opt,) = sp.solve(sp.diff(risk, beta), beta)
+    return FrozenLayersDerivation(span, opt, sp.simplify(risk.subs(beta, opt)))
+
+
+def frozen_layers_risk_floor(
+    theta_s: ArrayLike, theta_t: ArrayLike, cov: ArrayLike | None = None
+) -> float:
+    """D6: min_β R(βθ_S) = θ_TᵀΣθ_T − (θ_SᵀΣθ_T)²/(θ_SᵀΣθ_S).
+
+    With balanced pretrained weights W_1 ∝ v_1θ_Sᵀ is rank one; freezing W_1 (or any prefix
+    W_1 … W_k) keeps the end-to-end vector in span{θ_S}, so no sample size gets the excess
+    risk below this floor (complete failure when θ_T ⊥_Σ θ_S).
+    """
+    ts = checks.as_vector(theta_s, "theta_s")
+    tt = checks.as_vector(theta_t, "theta_t", ts.shape[0])
+    sig = np.eye(ts.shape[0]) if cov is None else checks.as_cov(cov, ts.shape[0])
+    a = float(ts @ sig @ ts)
+    if a == 0.0:
+        raise InputError("theta_s must have theta_s^T cov theta_s > 0 (a direction to scale)")
+    b = float(ts @ sig @ tt)
+    return max(0.0, float(tt @ sig @ tt) - b * b / a)

@@ -24,6 +24,7 @@ __all__ = [
     "random_orthogonal",
     "random_unit_vector",
     "sample_inputs",
+    "sample_sphere",
     "spectrum",
     "synthetic_teacher",
 ]
@@ -138,3 +139,15 @@ def labels(X: ArrayLike, theta_t: ArrayLike, noise_std: float, rng: RngLike) -> 
     if sd == 0.0:
         return np.asarray(clean, dtype=np.float64)
     return np.asarray(clean + sd * as_generator(rng).standard_normal(clean.shape), dtype=np.float64)
+
+
+def sample_sphere(n: int, d: int, rng: RngLike) -> FloatArray:
+    """n points drawn uniformly from the unit sphere of R^d: shape (n, d), rows of norm 1.
+
+    Normalised standard Gaussian rows (rotation invariance); the inputs of the ReLU NTK
+    results (THEORY.md §3), whose norms equal 1 to rounding (≲ d·1e-16).
+    """
+    n = checks.positive_int(n, "n")
+    d = checks.positive_int(d, "d")
+    g = as_generator(rng).standard_normal((n, d))
+    return np.asarray(g / np.linalg.norm(g, axis=1, keepdims=True), dtype=np.float64)

@@ -2,13 +2,14 @@
 
 ``symbolic.linear``: linear regression fine-tuned from θ_S (L1–L4).
 ``symbolic.deep_linear``: deep linear networks fine-tuned from balanced weights (D1–D6).
+``symbolic.relu_ntk``: shallow ReLU networks in the NTK regime (K1–K3).
 
 Each module offers ``derive_*`` functions (SymPy objects, with the textbook form beside the
 derived one) and evaluation functions that take NumPy arrays. The most used names are
 re-exported here; see ``docs/notation.md`` for symbol ↔ code name.
 """
 
-from symbolic import deep_linear, linear
+from symbolic import deep_linear, linear, relu_ntk
 from symbolic.deep_linear import (
     finetuned_end_to_end,
     frozen_layers_risk_floor,
@@ -23,6 +24,7 @@ from symbolic.linear import (
     risk_terms,
     sample_complexity,
 )
+from symbolic.relu_ntk import finetuned_predictor, gram, linear_teacher_bound, ntk_gram
 
 __all__ = [
     "asymptotic_risk",
@@ -30,10 +32,15 @@ __all__ = [
     "excess_risk",
     "expected_risk_isotropic",
     "finetuned_end_to_end",
+    "finetuned_predictor",
     "finetuned_weights",
     "frozen_layers_risk_floor",
+    "gram",
     "implicit_regularizer",
     "linear",
+    "linear_teacher_bound",
+    "ntk_gram",
+    "relu_ntk",
     "risk_terms",
     "sample_complexity",
     "scale_factor",

@@ -41,3 +41,19 @@ theta_t = sp.MatrixSymbol("theta_T", d, 1)  # target teacher θ_T
 cov = sp.MatrixSymbol("Sigma", d, d)  # covariance Σ (symmetric PSD)
 multiplier = sp.MatrixSymbol("lambda", n, 1)  # Lagrange multiplier of Xθ = y
 identity_d = sp.Identity(d)
+
+# ReLU NTK (THEORY.md §3) ----------------------------------------------------------------
+cos_sim = sp.Symbol("u", real=True)  # u = xᵀx' for unit-norm x, x' (in [−1, 1])
+angle = sp.Symbol("theta", positive=True)  # angle θ = arccos u between x and x' (0 < θ < π)
+radius = sp.Symbol("r", positive=True)  # polar radius of the 2-D projection of w
+polar_angle = sp.Symbol("phi", real=True)  # polar angle of the 2-D projection of w
+kernel_eig = sp.Symbol("kappa", positive=True)  # an eigenvalue of the NTK Gram matrix K
+flow_time = sp.Symbol("t", positive=True)  # gradient-flow time t
+lin_coeff = sp.Symbol("c1", positive=True)  # u-coefficient of a dot-product kernel
+beta_sq = sp.Symbol("beta2", positive=True)  # ‖β‖² of a linear teacher x ↦ βᵀx
+n_params = sp.Symbol("p", integer=True, positive=True)  # number of trained parameters (m·d)
+features = sp.MatrixSymbol("Phi", n, n_params)  # Φ: rows ∇_W f_S(x_i), the NTK features
+features_x = sp.MatrixSymbol("phi_x", n_params, 1)  # φ(x) = ∇_W f_S(x) at a test point
+residual = sp.MatrixSymbol("r", n, 1)  # r = y − f_S(X), the residual task
+ntk = sp.MatrixSymbol("K", n, n)  # K = ΦΦᵀ, the NTK Gram matrix (symmetric PD)
+ntk_x = sp.MatrixSymbol("k_x", 1, n)  # k(x, X) = φ(x)ᵀΦᵀ

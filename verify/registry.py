@@ -8,7 +8,7 @@ import importlib
 from verify.claim import Claim
 
 #: Modules that define a ``CLAIMS`` tuple, in THEORY.md order.
-CLAIM_MODULES: tuple[str, ...] = ("verify.linear", "verify.deep_linear")
+CLAIM_MODULES: tuple[str, ...] = ("verify.linear", "verify.deep_linear", "verify.relu_ntk")
 
 
 def all_claims() -> tuple[Claim, ...]:

@@ -1,0 +1,142 @@
+"""The §3 figures at size ``tiny``: theory and training agree where the theory says they do.
+
+Also: deliberate bugs on either side make the K-claims fail (the claims are not vacuous),
+and a K-claim setting survives the JSON round trip of ``python -m verify reproduce``.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import numeric.relu_ntk as nr
+import symbolic.relu_ntk as sr
+from verify import cli, registry
+from verify.claim import setting_to_json
+from verify.figures import FigureData, Series, all_figures, plot, write_numbers
+from verify.profiles import PROFILES
+from verify.runner import run_claim
+
+QUICK = PROFILES["quick"]
+
+
+def _series(data: FigureData, panel_start: str, label_start: str) -> Series:
+    for panel in data.panels:
+        if panel.title.startswith(panel_start):
+            for s in panel.series:
+                if s.label.startswith(label_start):
+                    return s
+    raise AssertionError(f"no series {label_start!r} in panel {panel_start!r}")
+
+
+@pytest.fixture(scope="module")
+def width_data() -> FigureData:
+    return all_figures()["relu-ntk-width"].build("tiny")
+
+
+@pytest.fixture(scope="module")
+def source_data() -> FigureData:
+    return all_figures()["relu-ntk-source-distance"].build("tiny")
+
+
+def test_width_figure_numbers(width_data: FigureData, tmp_path: Path) -> None:
+    widths = width_data.setting["widths"]
+    # K1: the empirical NTK's mean-squared error is the predicted Σu²P(1−P)/(m/2), up to the
+    # scatter of a 3-replicate mean (relative SD ≲ 0.3 on the MSE): a factor 2 is > 3 SD.
+    for ratio in width_data.summary["ntk_mse_over_predicted"]:
+        assert 0.5 <= ratio <= 2.0
+    # K3: the gap to the kernel predictor is O(1/√m) with the claim's constant, and falls.
+    assert all(c <= 5.0 for c in width_data.summary["gap_times_sqrt_m"])
+    assert -0.8 <= width_data.summary["gap_slope"] <= -0.2
+    # The distance travelled approaches sqrt(r'H^-1 r) within 3/√m (K3-distance-travelled).
+    for ratio, m in zip(width_data.summary["distance_ratio"], widths, strict=True):
+        assert abs(ratio - 1.0) <= 3.0 / math.sqrt(m)
+    # Held-out predictions of the widest network lie on the kernel predictor's diagonal.
+    pts = _series(width_data, "K3: predictions", "held-out")
+    x, y = np.array(pts.x), np.array(pts.y)
+    assert np.sqrt(np.mean((y - x) ** 2)) <= 5.0 / math.sqrt(widths[-1]) * np.std(x)
+    paths = write_numbers(width_data, tmp_path)
+    assert json.loads(paths[0].read_text())["name"] == "relu-ntk-width"
+    assert plot(width_data, tmp_path).stat().st_size > 0
+
+
+def test_source_distance_figure_numbers(source_data: FigureData, tmp_path: Path) -> None:
+    s = source_data.summary
+    # The measured risk falls as the source approaches the target ...
+    assert s["risk_increasing"]
+    # ... roughly as ‖θ_T − θ_S‖² once the distance dominates the source misfit ...
+    assert 1.5 <= s["risk_slope_top"] <= 2.5
+    # ... and agrees with the infinite-width kernel predictor built from the same source
+    # (finite width m = 256: relative gap of the update ~2/√m, so the risk within ~25%).
+    for got, want in zip(s["risk"], s["kernel_risk"], strict=True):
+        assert abs(got - want) <= 0.25 * want
+    term = _series(source_data, "K2/K3", "trained source")
+    bound = _series(source_data, "K2/K3", "bound")
+    exact = _series(source_data, "K2/K3", "exact source")
+    # K2: with an exact source the term is below the bound; the trained source obeys the
+    # bound up to its own misfit term (triangle inequality).
+    assert all(e <= b * (1 + 1e-9) for e, b in zip(exact.y, bound.y, strict=True))
+    for g, b, mis in zip(term.y, bound.y, s["misfit_term"], strict=True):
+        assert g <= b + mis + 1e-12
+    write_numbers(source_data, tmp_path)
+    assert plot(source_data, tmp_path).exists()
+
+
+def test_figures_are_listed(capsys: pytest.CaptureFixture[str]) -> None:
+    assert cli.main(["figures", "--list"]) == 0
+    listed = capsys.readouterr().out
+    assert "relu-ntk-width" in listed and "relu-ntk-source-distance" in listed
+
+
+# --------------------------------------------------------------------------------------
+# The K-claims catch injected bugs
+# --------------------------------------------------------------------------------------
+
+
+def _arccos_gram(X: object, Z: object = None, *, normalize: bool = False) -> np.ndarray:
+    """Bug: the textbook arccos form at the rounded u (loses half the digits near u = ±1)."""
+    Xa = np.asarray(X, dtype=float)
+    Za = Xa if Z is None else np.asarray(Z, dtype=float)
+    u = np.clip(Xa @ Za.T, -1.0, 1.0)
+    return np.asarray(u * (np.pi - np.arccos(u)) / (2 * np.pi))
+
+
+def test_arccos_evaluation_is_caught(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(sr, "gram", _arccos_gram)
+    result = run_claim(registry.get("K1-kernel-quadrature"), QUICK, max_examples=10)
+    assert not result.passed
+    assert result.failing_outcome is not None and math.isfinite(result.failing_outcome.error)
+
+
+def test_wrong_loss_normalisation_is_caught(monkeypatch: pytest.MonkeyPatch) -> None:
+    original = nr._loss_grad
+
+    def doubled(*args: object) -> object:  # Bug: the gradient of (1/n)‖f − y‖²
+        value, grad, res, pre = original(*args)  # type: ignore[arg-type]
+        return 2 * value, 2 * grad, res, pre
+
+    monkeypatch.setattr(nr, "_loss_grad", doubled)
+    claim = registry.get("K3-predictor-width")
+    setting = claim.setting_type(d=6, n=6, seed=1, steps=20, base_width=128, replicates=2)
+    assert not claim.check(setting).passed  # k GD steps now take twice the time
+
+
+def test_missing_factor_one_half_in_the_kernel_is_caught(monkeypatch: pytest.MonkeyPatch) -> None:
+    original = sr.gram
+    monkeypatch.setattr(sr, "gram", lambda X, Z=None, **kw: 2 * original(X, Z, **kw))
+    result = run_claim(registry.get("K1-empirical-ntk-width"), QUICK, max_examples=3)
+    assert not result.passed
+    assert result.failing_outcome is not None and math.isfinite(result.failing_outcome.error)
+
+
+def test_k_claim_setting_round_trips_through_reproduce(capsys: pytest.CaptureFixture[str]) -> None:
+    claim = registry.get("K3-distance-travelled")
+    setting = claim.setting_type(d=6, n=5, seed=3, source="init", width=512, scale=1.0)
+    text = setting_to_json(setting)
+    assert claim.setting_from_json(text) == setting
+    assert cli.main(["reproduce", claim.name, "--setting", text]) == 0
+    assert capsys.readouterr().out.startswith("PASS  K3-distance-travelled")

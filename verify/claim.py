@@ -53,6 +53,20 @@ class Tolerance:
 
 
 @dataclass(frozen=True)
+class Curve:
+    """A measured curve behind a rate claim (e.g. error against step size), for reports.
+
+    ``expected_slope`` is the log-log slope the theory predicts (None if not a power law).
+    """
+
+    x: tuple[float, ...]
+    y: tuple[float, ...]
+    xlabel: str
+    ylabel: str
+    expected_slope: float | None = None
+
+
+@dataclass(frozen=True)
 class Outcome:
     """Result of checking one setting: ``passed`` iff ``error <= threshold``.
 
@@ -65,6 +79,7 @@ class Outcome:
     symbolic: float = math.nan
     numeric: float = math.nan
     note: str = ""
+    curve: Curve | None = None
 
     @property
     def passed(self) -> bool:
@@ -88,6 +103,7 @@ class Outcome:
         symbolic: float = math.nan,
         numeric: float = math.nan,
         note: str = "",
+        curve: Curve | None = None,
     ) -> Outcome:
         """Several sub-checks ``name -> (error, threshold)`` as one outcome.
 
@@ -97,7 +113,8 @@ class Outcome:
         ratios = {k: (e / t if t > 0 else math.inf) for k, (e, t) in parts.items()}
         detail = ", ".join(f"{k} {e:.2g}/{t:.2g}" for k, (e, t) in parts.items())
         worst = max(ratios.values()) if ratios else 0.0
-        return cls(worst, 1.0, symbolic, numeric, note=f"{detail}; {note}" if note else detail)
+        text = f"{detail}; {note}" if note else detail
+        return cls(worst, 1.0, symbolic, numeric, note=text, curve=curve)
 
 
 def relative_error(got: Any, want: Any, floor: float = 1e-12) -> float:
@@ -128,6 +145,14 @@ class Claim:
     check: Callable[[Any], Outcome]
     examples: int = 20
     tags: tuple[str, ...] = field(default=())
+    #: Larger settings for profiles with ``large_sizes`` (``thorough``); None = ``strategy``.
+    thorough_strategy: st.SearchStrategy[Any] | None = None
+
+    def strategy_for(self, large_sizes: bool) -> st.SearchStrategy[Any]:
+        """The strategy a profile should search: the larger one when asked and available."""
+        if large_sizes and self.thorough_strategy is not None:
+            return self.thorough_strategy
+        return self.strategy
 
     def setting_from_json(self, text: str | Mapping[str, Any]) -> Any:
         data = json.loads(text) if isinstance(text, str) else dict(text)

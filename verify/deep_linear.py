@@ -19,7 +19,7 @@ import numeric.data as nd
 import numeric.deep_linear as ndl
 import symbolic.deep_linear as sdl
 from finetune_theory.checks import FloatArray
-from verify.claim import Claim, Oracle, Outcome, Tolerance, relative_error
+from verify.claim import Claim, Curve, Oracle, Outcome, Tolerance, relative_error
 from verify.linear import SEEDS
 
 # --------------------------------------------------------------------------------------
@@ -37,8 +37,8 @@ SLOPE = Tolerance(
     "convergence-order",
     0.2,
     "error = a h^p + O(h^(p+1)): the log-log slope fitted over h, h/2, h/4 deviates from the "
-    "order p by O(h b/a); 0.2 (0.3 after Richardson) is met once h is in the asymptotic "
-    "range, which the default steps are",
+    "order p by O(h b/a); 0.2 is met once h is in the asymptotic range, which half the "
+    "default step and below are",
 )
 CONSERVED = Tolerance(
     "rk4-drift-order",
@@ -162,7 +162,8 @@ def check_one_step(p: DeepProblem) -> Outcome:
     if max(errs) <= 1e-14 * float(np.linalg.norm(h * velocity)):  # N = 1: GD is exactly linear
         return Outcome(0.0, SLOPE.bound, 2.0, 2.0, note="error at rounding level (depth 1)")
     slope = _slope(hs, errs)
-    return Outcome(abs(slope - 2.0), SLOPE.bound, 2.0, slope, note=f"errors {errs}")
+    curve = Curve(tuple(hs), tuple(errs), "GD step eta", "|w(eta) - w0 - eta w_dot|", 2.0)
+    return Outcome(abs(slope - 2.0), SLOPE.bound, 2.0, slope, note=f"errors {errs}", curve=curve)
 
 
 D1_ONE_STEP = Claim(
@@ -230,6 +231,9 @@ def check_balance_conserved(s: BalanceSetting) -> Outcome:
         4.0,
         order,
         note=f"drifts {drifts}",
+        curve=Curve(
+            tuple(cfls), tuple(drifts), "RK4 step h*lambda", "relative imbalance drift", 4.0
+        ),
     )
 
 
@@ -282,6 +286,7 @@ D3_FLOW = Claim(
     strategy=deep_problems(),
     check=check_flow_limit,
     examples=8,
+    thorough_strategy=deep_problems(max_d=64),
 )
 
 
@@ -307,6 +312,7 @@ def check_gd_rate(p: DeepProblem) -> Outcome:
         1.0,
         slope_gd,
         note=f"GD errors {errs}, Richardson errors {rich}",
+        curve=Curve(tuple(hs), tuple(errs), "GD step eta", "relative error vs D3 closed form", 1.0),
     )
 
 
@@ -356,6 +362,9 @@ def check_pretrained(p: DeepProblem) -> Outcome:
         1.0,
         slope,
         note=f"gap/imbalance <= {ratio:.3g}; imbalances {imbalances}; gaps {gaps}",
+        curve=Curve(
+            tuple(imbalances), tuple(gaps), "relative imbalance", "relative gap to D3", 1.0
+        ),
     )
 
 

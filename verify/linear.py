@@ -156,6 +156,7 @@ L1_GD_LIMIT = Claim(
     strategy=regression_settings(),
     check=check_gd_limit,
     examples=40,
+    thorough_strategy=regression_settings(max_d=120),
 )
 
 
@@ -229,6 +230,7 @@ L2_DECOMPOSITION = Claim(
     strategy=regression_settings(),
     check=check_risk_decomposition,
     examples=30,
+    thorough_strategy=regression_settings(max_d=120),
 )
 
 

@@ -10,7 +10,8 @@ so the same command prints the same report. CI uses ``quick``.
 | quick     | the claim's budget | fixed seed (derandomised)           |
 | dev       | the claim's budget | a fresh seed per run, printed       |
 | standard  | 4 × budget         | fixed seed                          |
-| thorough  | 20 × budget        | fixed seed                          |
+| thorough  | 20 × budget        | fixed seed; larger sizes where a    |
+|           |                    | claim defines them                  |
 """
 
 from __future__ import annotations
@@ -33,6 +34,7 @@ class Profile:
     example_scale: float
     randomize: bool
     description: str
+    large_sizes: bool = False
 
     def examples_for(self, budget: int) -> int:
         return max(1, round(budget * self.example_scale))
@@ -49,7 +51,9 @@ PROFILES: dict[str, Profile] = {
         Profile("quick", 1.0, False, "every claim at its base budget, fixed seed (CI default)"),
         Profile("dev", 1.0, True, "base budget, fresh random seed each run (printed)"),
         Profile("standard", 4.0, False, "4x the examples, fixed seed (minutes)"),
-        Profile("thorough", 20.0, False, "20x the examples, fixed seed (long)"),
+        Profile(
+            "thorough", 20.0, False, "20x the examples and larger sizes, fixed seed (long)", True
+        ),
     )
 }
 

@@ -30,7 +30,7 @@ import numeric.data as nd
 import numeric.relu_ntk as nr
 import symbolic.relu_ntk as sr
 from finetune_theory.checks import FloatArray
-from verify.claim import Claim, Oracle, Outcome, Tolerance
+from verify.claim import Claim, Curve, Oracle, Outcome, Tolerance
 
 SEEDS = st.integers(min_value=0, max_value=2**32 - 1)
 
@@ -304,7 +304,8 @@ def check_monte_carlo(s: GramSetting) -> Outcome:
     rate, slope, text = _rate_part(sizes, errors, SLOPE_SD_MONTE_CARLO)
     err = max(zmax / MC_MAX_Z, rate)
     # symbolic/numeric: the predicted and the fitted slope of log(error) in log(M).
-    return Outcome(err, 1.0, -0.5, slope, note=f"max z {zmax:.2f}; {text}")
+    curve = Curve(tuple(sizes), tuple(errors), "Monte Carlo draws M", "|H_M - H^inf|", -0.5)
+    return Outcome(err, 1.0, -0.5, slope, note=f"max z {zmax:.2f}; {text}", curve=curve)
 
 
 K1_MONTE_CARLO = Claim(
@@ -360,7 +361,8 @@ def check_width(s: GramSetting) -> Outcome:
         mean = float(r.mean())
         parts.append(abs(mean - 1.0) / (RATE_Z * se))
         note += f"; mse/predicted {mean:.3f} +- {se:.3f}"
-    return Outcome(max(parts), 1.0, -0.5, slope, note=note)
+    curve = Curve(tuple(sizes), tuple(errors), "width m", "|K_m - H^inf|", -0.5)
+    return Outcome(max(parts), 1.0, -0.5, slope, note=note, curve=curve)
 
 
 K1_WIDTH = Claim(
@@ -519,7 +521,10 @@ def check_predictor(s: PredictorSetting) -> Outcome:
             worst_scaled = max(worst_scaled, gap * math.sqrt(m))
     rate, slope, text = _rate_part(sizes, gaps, SLOPE_SD_FINETUNE)
     err = max(rate, worst_scaled / WIDTH_GAP_C)
-    return Outcome(err, 1.0, -0.5, slope, note=f"max gap*sqrt(m) {worst_scaled:.2f}; {text}")
+    curve = Curve(tuple(sizes), tuple(gaps), "width m", "gap to kernel predictor", -0.5)
+    return Outcome(
+        err, 1.0, -0.5, slope, note=f"max gap*sqrt(m) {worst_scaled:.2f}; {text}", curve=curve
+    )
 
 
 K3_PREDICTOR = Claim(

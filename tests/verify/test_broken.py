@@ -72,7 +72,7 @@ def test_cli_exit_status_is_1_on_disagreement(
     monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     monkeypatch.setattr(sl, "finetuned_weights", _drop_pinv_term)
-    assert cli.main(["L1-gd-limit", "--max-examples", "5"]) == 1
+    assert cli.main(["L1-gd-limit", "--max-examples", "5", "--jobs", "1"]) == 1
     out = capsys.readouterr().out
     assert "FAIL  L1-gd-limit" in out
     assert "reproduce: python -m verify reproduce L1-gd-limit --setting" in out

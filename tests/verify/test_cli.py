@@ -59,7 +59,7 @@ def _without_timings(text: str) -> str:
 
 
 def test_same_seed_gives_the_same_report(capsys: pytest.CaptureFixture[str]) -> None:
-    argv = ["L1-gd-trajectory", "L2-noise", "--seed", "11", "--max-examples", "4"]
+    argv = ["L1-gd-trajectory", "L2-noise", "--seed", "11", "--max-examples", "4", "--jobs", "1"]
     assert cli.main(argv) == 0
     first = _without_timings(capsys.readouterr().out)
     assert cli.main(argv) == 0

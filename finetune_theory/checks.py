@@ -123,6 +123,14 @@ def positive_int(value: Any, name: str, minimum: int = 1) -> int:
     return int(value)
 
 
+def rtol_and_budget(rtol: float, max_steps: int) -> tuple[float, int]:
+    """A relative tolerance in (0, 1) and a step budget >= 0 for an iterative trainer."""
+    r = positive(rtol, "rtol")
+    if r >= 1.0:
+        raise InputError(f"rtol must be in (0, 1), got {r!r}")
+    return r, positive_int(max_steps, "max_steps", minimum=0)
+
+
 def design_and_labels(X: ArrayLike, y: ArrayLike) -> tuple[FloatArray, FloatArray]:
     """Validate a design matrix X (n, d) and labels y (n,)."""
     Xa = as_matrix(X, "X")

@@ -238,6 +238,11 @@ def layer_gradients(
     return [np.outer(*f) for f in factors if f is not None], w
 
 
+def _trainable_norm(factors: Sequence[Factor | None]) -> float:
+    """‖∂L/∂(trainable layers)‖_F from the rank-one factors: √Σ_j ‖u_j‖²‖v_j‖²."""
+    return math.sqrt(sum(float(f[0] @ f[0]) * float(f[1] @ f[1]) for f in factors if f is not None))
+
+
 def _curvature(X: FloatArray) -> float:
     return float(np.linalg.norm(X, 2) ** 2 / X.shape[0])
 
@@ -286,6 +291,7 @@ def fine_tune(
     max_steps: int = DEFAULT_MAX_STEPS,
     flow_cfl: float = DEFAULT_FLOW_CFL,
     max_time: float | None = None,
+    fixed_step: bool = False,
     strict: bool = True,
 ) -> DeepResult:
     """Fine-tune every trainable layer on L = (1/2n)‖X(W_N ⋯ W_1)ᵀ − y‖².
@@ -295,9 +301,13 @@ def fine_tune(
     ¼ of the local stability limit 2/λ̂ at the start; a larger step than 2/λ̂ is rejected);
     ``trainable`` one bool per layer (False freezes it; default all trainable);
     ``require_balance`` raise if the weights are not balanced (D3's hypothesis);
-    ``rtol``: stop when ‖∇L(w)‖ ≤ rtol·‖∇L(w_0)‖; ``max_steps``; ``flow_cfl`` the RK4 step as
-    a fraction of 1/λ̂; ``max_time``: stop at this gradient-flow time t (the last step is
-    shortened to land on it; a requested stop, not a failure); ``strict``: raise
+    ``rtol``: stop when ‖∇L(w)‖ ≤ rtol·‖∇L(w_0)‖ (with frozen layers, when the gradient
+    of the trainable layers has shrunk by rtol: ∇L(w) need not vanish then);
+    ``max_steps``; ``flow_cfl`` the RK4 step as a fraction of 1/λ̂; ``max_time``: stop at
+    this gradient-flow time t (the last step is shortened to land on it; a requested stop,
+    not a failure); ``fixed_step``: keep the flow's first step h = flow_cfl/λ̂(start) (made
+    to divide ``max_time`` evenly) for the whole run — clean convergence-order studies;
+    stability is then the caller's responsibility; ``strict``: raise
     ConvergenceError when the step budget runs out before the tolerance is met.
     Divergence (a non-finite loss or one 1e6 times its start) raises ConvergenceError.
     """
@@ -348,35 +358,46 @@ def fine_tune(
         * np.finfo(np.float64).eps
         * (mu_max * float(np.linalg.norm(w)) + float(np.linalg.norm(Xa.T @ ya)) / Xa.shape[0])
     )
+    # Fixed steps: h = flow_cfl/λ̂(start), shortened so that max_time is a whole number of steps.
+    fixed_h = cfl / lam0
+    if fixed_step and math.isfinite(horizon):
+        fixed_h = horizon / math.ceil(horizon / fixed_h)
+    all_trainable = all(mask)
+    if not all_trainable:  # ∇L(w) need not vanish: stop on the trainable layers' gradient
+        floor = 64.0 * np.finfo(np.float64).eps * _trainable_norm(grads)
     history = [loss]
     steps = 0
     elapsed = 0.0
     h = 0.0
     gnorm = g0
+    stop0 = stop = g0 if all_trainable else _trainable_norm(grads)
     start_loss = max(loss, 1e-300)
-    while gnorm > max(tol * g0, floor) and steps < budget and elapsed < horizon:
+    while stop > max(tol * stop0, floor) and steps < budget and elapsed < horizon:
         if solver == "gd":
             h = min(eta, horizon - elapsed)
             for W, f in zip(ws, grads, strict=True):
                 if f is not None:
                     W -= h * np.outer(f[0], f[1])
         else:
-            h = min(cfl / _local_stiffness(ws, gnorm, mu_max), horizon - elapsed)
+            base = fixed_h if fixed_step else cfl / _local_stiffness(ws, gnorm, mu_max)
+            h = min(base, horizon - elapsed)
             _rk4_step(ws, grads, Xa, ya, mask, h)
         elapsed += h
         steps += 1
         grads, w, loss, g = _factored_pass(ws, Xa, ya, mask)
         gnorm = float(np.linalg.norm(g))
+        stop = gnorm if all_trainable else _trainable_norm(grads)
         history.append(loss)
         if not np.isfinite(loss) or loss > 1e6 * start_loss:
             raise ConvergenceError(
                 f"training diverged at step {steps} (loss {loss:.3g}); lower the step size"
             )
-    converged = gnorm <= max(tol * g0, floor)
+    converged = stop <= max(tol * stop0, floor)
     if strict and not converged and elapsed < horizon:
         raise ConvergenceError(
             f"{solver} did not converge in max_steps={budget}: relative gradient norm "
-            f"{gnorm / max(g0, 1e-300):.3g} > rtol={tol:.3g}; raise max_steps or pass strict=False"
+            f"{stop / max(stop0, 1e-300):.3g} > rtol={tol:.3g}; "
+            "raise max_steps or pass strict=False"
         )
     return DeepResult(
         weights=ws,

@@ -153,13 +153,6 @@ def _gradient_descent(
     return result
 
 
-def _check_rtol(rtol: float, max_steps: int) -> tuple[float, int]:
-    r = checks.positive(rtol, "rtol")
-    if r >= 1.0:
-        raise InputError(f"rtol must be in (0, 1), got {r!r}")
-    return r, checks.positive_int(max_steps, "max_steps", minimum=0)
-
-
 def fine_tune(
     X: ArrayLike,
     y: ArrayLike,
@@ -182,7 +175,7 @@ def fine_tune(
     """
     Xa, ya = checks.design_and_labels(X, y)
     ts = checks.as_vector(theta_s, "theta_s", Xa.shape[1])
-    r, m = _check_rtol(rtol, max_steps)
+    r, m = checks.rtol_and_budget(rtol, max_steps)
     return _gradient_descent(Xa, ya, ts, step, r, m, strict)
 
 
@@ -213,7 +206,7 @@ def fine_tune_many(
         raise InputError(f"theta_s must have shape ({Xa.shape[2]},) or {Xa.shape[::2]}")
     if not np.all(np.isfinite(ts)):
         raise InputError("theta_s must contain only finite numbers")
-    r, m = _check_rtol(rtol, max_steps)
+    r, m = checks.rtol_and_budget(rtol, max_steps)
     return _gradient_descent(Xa, ya, ts, step, r, m, strict)
 
 

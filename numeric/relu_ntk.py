@@ -300,13 +300,6 @@ class TrainResult:
         return float(np.linalg.norm(self.network.W - self.initial.W))
 
 
-def _check_rtol(rtol: float, max_steps: int) -> tuple[float, int]:
-    r = checks.positive(rtol, "rtol")
-    if r >= 1.0:
-        raise InputError(f"rtol must be in (0, 1), got {r!r}")
-    return r, checks.positive_int(max_steps, "max_steps", minimum=0)
-
-
 def _gradient_descent(
     net: TwoLayerNet,
     X: ArrayLike,
@@ -317,7 +310,7 @@ def _gradient_descent(
     strict: bool,
 ) -> TrainResult:
     Xa, ya = checks.design_and_labels(_inputs(net, X), y)
-    r, k_max = _check_rtol(rtol, max_steps)
+    r, k_max = checks.rtol_and_budget(rtol, max_steps)
     limit = stability_limit(net, Xa)
     if step is None:
         eta = 0.5 * limit

@@ -376,10 +376,18 @@ def _figures_parser() -> argparse.ArgumentParser:
         "--numbers-only", action="store_true", help="write JSON/CSV only (no matplotlib needed)"
     )
     parser.add_argument(
+        "--jobs",
+        type=_positive_int,
+        default=os.cpu_count() or 1,
+        help="build figures in parallel in this many local processes (default: the number of "
+        "CPUs). Example: --jobs 1",
+    )
+    parser.add_argument(
         "--scheduler",
         default=None,
         metavar="ADDRESS",
-        help="build the figures as Dask tasks ('local' for a LocalCluster, or an address)",
+        help="build the figures as Dask tasks ('local' for a LocalCluster, or an address). "
+        "Example: --scheduler local",
     )
     parser.add_argument("--list", action="store_true", help="list the figures and exit")
     return parser
@@ -411,7 +419,7 @@ def _figures(argv: Sequence[str]) -> int:
     names = list(args.names) or list(specs)
     start = time.perf_counter()
     try:
-        built = _build_all(names, args.size, args.scheduler)
+        built = _build_all(names, args.size, args.scheduler, args.jobs)
     except RuntimeError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
@@ -428,9 +436,17 @@ def _figures(argv: Sequence[str]) -> int:
     return 0
 
 
-def _build_all(names: list[str], size: str, scheduler: str | None) -> dict[str, Any]:
-    if scheduler is None:
+def _build_all(names: list[str], size: str, scheduler: str | None, jobs: int) -> dict[str, Any]:
+    if scheduler is None and (jobs <= 1 or len(names) <= 1):
         return {name: _build_figure(name, size) for name in names}
+    if scheduler is None:
+        import multiprocessing as mp
+        from concurrent.futures import ProcessPoolExecutor
+
+        ctx = mp.get_context("spawn")
+        with ProcessPoolExecutor(max_workers=min(jobs, len(names)), mp_context=ctx) as pool:
+            futures = {name: pool.submit(_build_figure, name, size) for name in names}
+            return {name: fut.result() for name, fut in futures.items()}
     try:
         from distributed import Client, LocalCluster
     except ImportError as exc:

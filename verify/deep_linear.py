@@ -1,8 +1,10 @@
 """Claims of THEORY.md §2 (deep linear networks, D1–D6): closed form versus training.
 
 Training is on the layer matrices (numeric.deep_linear): plain gradient descent, or
-gradient flow integrated by fixed-step RK4. Strategies keep n ≤ d/2 so that
-‖(I − P)θ_S‖² ≥ ‖θ_S‖²/2 keeps the end-to-end vector away from the saddle w = 0, widths
+gradient flow integrated by fixed-step RK4. Strategies keep n ≤ d/2 so that, on average,
+‖(I − P)θ_S‖² ≈ (1 − n/d)‖θ_S‖² ≥ ‖θ_S‖²/2 keeps the end-to-end vector away from the saddle
+w = 0, input spectra anisotropic only where the closed form is the subject (D3-flow-limit,
+condition ≤ 3: flows slow down with κ(XXᵀ)), widths
 small (the closed form does not depend on them) and depth in [1, 10].
 """
 
@@ -20,7 +22,7 @@ import numeric.deep_linear as ndl
 import symbolic.deep_linear as sdl
 from finetune_theory.checks import FloatArray
 from verify.claim import Claim, Curve, Oracle, Outcome, Tolerance, relative_error
-from verify.linear import SEEDS
+from verify.linear import SEEDS, SPECTRA
 
 # --------------------------------------------------------------------------------------
 # Tolerances
@@ -40,23 +42,27 @@ SLOPE = Tolerance(
     "order p by O(h b/a); 0.2 is met once h is in the asymptotic range, which half the "
     "default step and below are",
 )
+DRIFT_MAX = 1e-6
+DRIFT_ORDER_MIN = 1e-9
 CONSERVED = Tolerance(
     "rk4-drift-order",
     1.0,
     "ratio to the worst part: the exact flow conserves W_(j+1)^T W_(j+1) - W_j W_j^T, RK4 "
-    "drifts by O(h^4) or faster; the fitted order of the drift over h*lambda = 0.1, 0.05, 0.025 "
-    "must be >= 4 - 0.6 (pre-asymptotic terms) and the drift at 0.025 below 1e-6 relative",
+    "drifts by O(h^4) or faster; with fixed steps, the drift at h*lambda = 0.05 must be below "
+    "1e-6 relative and, when the drift at 0.1 exceeds 1e-9 (clear of accumulated rounding), "
+    "its order between 0.1 and 0.05 must be >= 4 - 0.6 (0.2 is pre-asymptotic for some "
+    "settings and only drawn in the report's curve)",
 )
 PROBE_SCALE = 0.05
 PRETRAIN_TARGETS = (1e-2, 3e-3, 1e-3)
 IMBALANCE_LAW = Tolerance(
     "linear-in-imbalance",
     0.25,
-    "measured law: for small imbalance the gap between training from pretrained weights and "
-    "the balanced closed form grows linearly with the pretrained relative imbalance (fitted "
-    "log-log slope 1 within 0.25 at imbalances 1e-2, 3e-3, 1e-3; at ~0.2 the growth is "
-    "faster than linear, and below ~1e-4 the RK4 drift of a long pretraining (~1e-7) "
-    "dominates)",
+    "the closed form is smooth in the initial weights, so the gap is O(imbalance): the "
+    "log-log slope of gap vs imbalance at 1e-2, 3e-3, 1e-3 must be >= 1 - 0.25 (measured "
+    "0.97-1.03 typically, up to 1.26 where the linear coefficient nearly cancels; the "
+    "constant gap/imbalance ranges 0.005-0.9 and is reported, not bounded; below ~1e-4 the "
+    "RK4 drift of a long pretraining (~1e-7) dominates, at ~0.2 growth is faster)",
 )
 ROUNDING = Tolerance(
     "float-rounding",
@@ -75,7 +81,8 @@ RATE_RTOL = 1e-3
 
 @dataclass(frozen=True)
 class DeepProblem:
-    """A deep-linear fine-tuning problem: sizes, depth, hidden width, teacher family, seed."""
+    """A deep-linear fine-tuning problem: sizes, depth, hidden width, teacher family, the
+    input spectrum (Σ with a random eigenbasis) and a seed."""
 
     d: int
     n: int
@@ -86,6 +93,8 @@ class DeepProblem:
     alpha: float
     epsilon: float
     noise_std: float
+    spectrum: str = "isotropic"
+    condition: float = 1.0
 
     def widths(self) -> list[int]:
         return [self.d] + [self.width] * (self.depth - 1) + [1]
@@ -97,16 +106,23 @@ class DeepProblem:
         rng = np.random.default_rng(self.seed)
         theta_s = self.source_norm * nd.random_unit_vector(self.d, rng)
         theta_t = nd.synthetic_teacher(theta_s, self.alpha, self.epsilon, rng)
-        X = nd.sample_inputs(self.n, self.d, rng)
+        lam = nd.spectrum(self.spectrum, self.d, self.condition)  # type: ignore[arg-type]
+        X = nd.sample_inputs(self.n, self.d, rng, cov=nd.cov_from_spectrum(lam, rng))
         y = X @ theta_t + self.noise_std * rng.standard_normal(self.n)
         return X, y, theta_s, theta_t, ndl.balanced_weights(theta_s, self.widths(), rng)
 
 
 @st.composite
 def deep_problems(
-    draw: st.DrawFn, min_depth: int = 1, max_depth: int = 10, max_d: int = 24
+    draw: st.DrawFn,
+    min_depth: int = 1,
+    max_depth: int = 10,
+    max_d: int = 24,
+    max_condition: float = 1.0,
 ) -> DeepProblem:
+    """Deep problems; ``max_condition`` > 1 also draws anisotropic input spectra."""
     d = draw(st.integers(4, max_d))
+    anisotropic = max_condition > 1.0
     return DeepProblem(
         d=d,
         n=draw(st.integers(1, d // 2)),
@@ -117,15 +133,26 @@ def deep_problems(
         alpha=draw(st.floats(-2.0, 2.0)),
         epsilon=draw(st.floats(0.05, 1.0)),  # θ_T ≠ 0, so X⁺y ≠ 0 almost surely
         noise_std=draw(st.sampled_from([0.0, 0.1])),
+        spectrum=draw(st.sampled_from(SPECTRA)) if anisotropic else "isotropic",
+        condition=draw(st.floats(1.0, max_condition)) if anisotropic else 1.0,
     )
+
+
+#: Gradient tolerance of the claims' flows: far below the RK4 error, so that the stopping
+#: error (≲ κ·rtol relative) stays under the 1e-9 floor of the flow tolerance.
+CLAIM_RTOL = 1e-12
 
 
 def flow_with_estimate(
     weights: tuple[FloatArray, ...], X: FloatArray, y: FloatArray, require_balance: bool = False
 ) -> tuple[FloatArray, float]:
     """The RK4 flow limit and its Richardson error estimate |w_h − w_2h|/15 (RK4 is 4th order)."""
-    fine = ndl.fine_tune(weights, X, y, solver="flow", require_balance=require_balance)
-    coarse = ndl.fine_tune(weights, X, y, solver="flow", flow_cfl=2 * ndl.DEFAULT_FLOW_CFL)
+    fine = ndl.fine_tune(
+        weights, X, y, solver="flow", require_balance=require_balance, rtol=CLAIM_RTOL
+    )
+    coarse = ndl.fine_tune(
+        weights, X, y, solver="flow", flow_cfl=2 * ndl.DEFAULT_FLOW_CFL, rtol=CLAIM_RTOL
+    )
     return fine.end_to_end, float(np.linalg.norm(fine.end_to_end - coarse.end_to_end)) / 15.0
 
 
@@ -202,32 +229,43 @@ def check_balance_conserved(s: BalanceSetting) -> Outcome:
     """The drift of W_{j+1}ᵀW_{j+1} − W_jW_jᵀ over [0, T] vanishes as h → 0 at RK4's order 4.
 
     The exact flow conserves the matrices; RK4 drifts by O(h⁴) (often O(h⁵): the leading
-    term of a quadratic invariant's drift can cancel). Fitting the drift at three step sizes
-    shows it is integrator error (order ≥ 4), not a property of the flow; drifts below
-    1e-12 relative (rounding) count as conserved outright.
+    term of a quadratic invariant's drift can cancel). Fixed steps h = cfl/λ̂(start) make
+    the three runs differ only in h (adaptive steps and a clipped last step add noise to the
+    fitted order). The drift at the finest step must be
+    tiny, and where the integrator's drift stands clear of rounding (coarsest drift above
+    DRIFT_ORDER_MIN) its fitted order must be that of RK4 — evidence that it is integrator
+    error, not a property of the flow. Below that, accumulated rounding (~1e-13 over
+    thousands of steps) makes the fitted order meaningless and it is not checked.
     """
     X, y, *_ = s.problem.build()
     weights = ndl.random_weights(s.problem.widths(), s.init_scale, s.problem.seed)
     before = _imbalance_matrices(weights)
     scale = max(float(np.sum(W**2)) for W in weights)
-    cfls = [0.1, 0.05, 0.025]
+    cfls = [0.2, 0.1, 0.05]
     drifts = []
     for cfl in cfls:
         run = ndl.fine_tune(
-            weights, X, y, solver="flow", flow_cfl=cfl, max_time=s.horizon, strict=False
+            weights,
+            X,
+            y,
+            solver="flow",
+            flow_cfl=cfl,
+            max_time=s.horizon,
+            fixed_step=True,
+            strict=False,
         )
         after = _imbalance_matrices(run.weights)
         drifts.append(
             max(float(np.linalg.norm(a - b)) for a, b in zip(after, before, strict=True)) / scale
         )
-    if max(drifts) <= 1e-12:
-        return Outcome(0.0, 1.0, 0.0, max(drifts), note=f"drifts {drifts} at rounding level")
-    order = _slope(cfls, [max(x, 1e-300) for x in drifts])
+    # The order from the two finest steps: at h·λ̂ = 0.2 RK4 is still pre-asymptotic for some
+    # settings (drift ratio 5-8 instead of 16 from 0.2 to 0.1); 0.2 stays in the curve.
+    order = _slope(cfls[1:], [max(x, 1e-300) for x in drifts[1:]])
+    parts = {"drift at h/4": (drifts[-1], DRIFT_MAX)}
+    if drifts[1] > DRIFT_ORDER_MIN:
+        parts["drift order short of RK4's 4"] = (max(0.0, 4.0 - order), 0.6)
     return Outcome.combine(
-        {
-            "drift order short of RK4's 4": (max(0.0, 4.0 - order), 0.6),
-            "drift at h/4": (drifts[-1], 1e-6),
-        },
+        parts,
         4.0,
         order,
         note=f"drifts {drifts}",
@@ -283,10 +321,10 @@ D3_FLOW = Claim(
     oracle=Oracle.TRAINING,
     tolerance=RK4_RICHARDSON,
     setting_type=DeepProblem,
-    strategy=deep_problems(),
+    strategy=deep_problems(max_condition=3.0),
     check=check_flow_limit,
     examples=8,
-    thorough_strategy=deep_problems(max_d=64),
+    thorough_strategy=deep_problems(max_d=64, max_condition=3.0),
 )
 
 
@@ -299,7 +337,8 @@ def check_gd_rate(p: DeepProblem) -> Outcome:
     want = sdl.finetuned_end_to_end(X, y, theta_s, p.depth)
     base = ndl.fine_tune(weights, X, y, solver="gd", max_steps=0, strict=False).step
     hs = [base * f for f in (0.5, 0.25, 0.125, 0.0625)]
-    ends = [ndl.fine_tune(weights, X, y, solver="gd", step=h).end_to_end for h in hs]
+    # rtol 1e-13: the Richardson errors (down to ~1e-9) must stay above the stopping error.
+    ends = [ndl.fine_tune(weights, X, y, solver="gd", step=h, rtol=1e-13).end_to_end for h in hs]
     errs = [relative_error(w, want) for w in ends]
     rich = [relative_error(2 * ends[i + 1] - ends[i], want) for i in range(3)]
     slope_gd = _slope(hs, errs)
@@ -307,7 +346,7 @@ def check_gd_rate(p: DeepProblem) -> Outcome:
     return Outcome.combine(
         {
             "GD order 1": (abs(slope_gd - 1.0), SLOPE.bound),
-            "Richardson order 2": (abs(slope_rich - 2.0), 0.4),
+            "Richardson order below 2": (max(0.0, 2.0 - slope_rich), 0.4),
         },
         1.0,
         slope_gd,
@@ -325,9 +364,11 @@ D3_GD_RATE = Claim(
     tolerance=Tolerance(
         "convergence-orders",
         1.0,
-        "ratio to the worst part: |GD slope - 1| <= 0.2 and |Richardson slope - 2| <= 0.4 "
-        "over eta/2 .. eta/16 of the default step; error = a eta^p + O(eta^(p+1)) so fitted "
-        "slopes deviate by O(eta b/a) (measured over 40 settings: 0.996-1.033 and 1.91-2.31)",
+        "ratio to the worst part: |GD slope - 1| <= 0.2 and Richardson slope >= 2 - 0.4 over "
+        "eta/2 .. eta/16 of the default step; error = a eta^p + O(eta^(p+1)) so fitted slopes "
+        "deviate by O(eta b/a) (measured over 40 settings: 0.996-1.033 and 1.91-2.31). The "
+        "Richardson check is one-sided: when the eta^2 coefficient nearly cancels the eta^3 "
+        "term the fitted slope exceeds 2 (seen up to 2.7), still O(eta^2) or better",
     ),
     setting_type=DeepProblem,
     strategy=deep_problems(min_depth=2, max_depth=6, max_d=16),
@@ -351,13 +392,15 @@ def check_pretrained(p: DeepProblem) -> Outcome:
         weights = ndl.pretrain(theta_s, p.widths(), p.seed, init_scale=scale)
         w0 = ndl.end_to_end(weights)
         want = sdl.finetuned_end_to_end(X, y, w0, p.depth)
-        run = ndl.fine_tune(weights, X, y, solver="flow")
+        # A fine RK4 step: at the default step the flow's own error can reach ~1e-5, the
+        # size of the smallest gaps measured here; at h·λ̂ = 0.125 it is 256x smaller.
+        run = ndl.fine_tune(weights, X, y, solver="flow", flow_cfl=0.125, rtol=CLAIM_RTOL)
         gaps.append(relative_error(run.end_to_end, want))
         imbalances.append(ndl.imbalance(weights))
     slope = _slope(imbalances, gaps)
     ratio = max(g / i for g, i in zip(gaps, imbalances, strict=True))
     return Outcome(
-        abs(slope - 1.0),
+        max(0.0, 1.0 - slope),
         IMBALANCE_LAW.bound,
         1.0,
         slope,
@@ -371,7 +414,8 @@ def check_pretrained(p: DeepProblem) -> Outcome:
 D3_PRETRAINED = Claim(
     name="D3-pretrained",
     statement="fine-tuning from pretrained (approximately balanced) weights departs from the "
-    "balanced closed form linearly in the (small) imbalance",
+    "balanced closed form by O(imbalance): the gap vanishes at least linearly as the "
+    "imbalance goes to 0",
     source="THEORY.md D2-D3 (measured degradation)",
     oracle=Oracle.TRAINING,
     tolerance=IMBALANCE_LAW,
@@ -401,9 +445,8 @@ def check_depth_limit(p: DeepProblem) -> Outcome:
         null_w = w - pinv @ (X @ w)
         trained.append(float(null_w @ null_s) / float(null_s @ null_s))
         # c = ⟨(I−P)w, (I−P)θ_S⟩/‖(I−P)θ_S‖²: its error is at most |δw|/‖(I−P)θ_S‖.
-        tol.append(
-            flow_threshold(estimate, 1.0) * float(np.linalg.norm(w)) / float(np.linalg.norm(null_s))
-        )
+        bound = RK4_RICHARDSON.bound * estimate + 1e-9 * float(np.linalg.norm(w))
+        tol.append(bound / float(np.linalg.norm(null_s)))
     closed = [sdl.scale_factor(X, y, theta_s, depth) for depth in depths]
     match = max(abs(a - b) / t for a, b, t in zip(trained, closed, tol, strict=True))
     dist = [abs(c - c_inf) for c in trained]

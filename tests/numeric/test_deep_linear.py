@@ -213,3 +213,16 @@ def test_same_seed_same_weights() -> None:
 def test_bad_input_raises_named_error(call: object, match: str) -> None:
     with pytest.raises(InputError, match=match):
         call()  # type: ignore[operator]
+
+
+def test_divergence_is_reported() -> None:
+    # A step just inside the stability limit at the start becomes unstable as ‖w‖ grows
+    # toward a large target (the curvature grows like ‖w‖^{2−2/N}): GD blows up.
+    rng = np.random.default_rng(8)
+    ts = nd.random_unit_vector(6, rng)
+    X = nd.sample_inputs(3, 6, rng)
+    y = 1e3 * (X @ nd.synthetic_teacher(ts, 1.3, 0.5, rng))
+    weights = ndl.balanced_weights(ts, [6, 4, 4, 1], 8)
+    limit = 4 * ndl.fine_tune(weights, X, y, solver="gd", max_steps=0, strict=False).step
+    with pytest.raises(ConvergenceError, match="diverged"):
+        ndl.fine_tune(weights, X, y, solver="gd", step=0.99 * limit)

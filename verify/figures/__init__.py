@@ -24,7 +24,11 @@ SIZES: tuple[Size, ...] = ("tiny", "quick", "full")
 Kind = Literal["theory", "training"]
 
 #: Modules whose import registers figures, in THEORY.md order.
-FIGURE_MODULES: tuple[str, ...] = ("verify.figures.deep_linear", "verify.figures.relu_ntk")
+FIGURE_MODULES: tuple[str, ...] = (
+    "verify.figures.linear",
+    "verify.figures.deep_linear",
+    "verify.figures.relu_ntk",
+)
 
 
 @dataclass(frozen=True)

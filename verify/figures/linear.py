@@ -1,0 +1,393 @@
+"""Linear-regression experiments: which similarity measure predicts fine-tuning, how many
+samples it saves, and the same questions on real data (THEORY.md §1, §4).
+
+``similarity`` — many (θ_S, θ_T, Σ) triples (isotropic, power-law and spiked spectra; Δ on the
+top, middle or bottom of the spectrum, or spread): the trained risk at fixed n against the
+plain distance ‖θ_S − θ_T‖², the L4 covariance-aware prediction, and the exact finite-n
+risk Δᵀ E[(I − P)Σ(I − P)]Δ + σ² E tr(X⁺ᵀΣX⁺) estimated over the same designs.
+``sample-complexity`` — learning curves and n(ε) of fine-tuning against training from
+scratch for Δ on the top or the bottom of a spiked spectrum.
+``realistic`` — the digits of scikit-learn: teachers fitted to ten real one-vs-rest tasks;
+fine-tune from each other task's teacher on n real samples of the target task (digit 8) and
+compare the held-out risk with the L4 prediction built from the empirical covariance.
+
+Training is full-batch gradient descent from θ_S (numeric.linear); theory comes from
+symbolic.linear.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+import numeric.data as nd
+import numeric.linear as nl
+import symbolic.linear as sl
+from finetune_theory.checks import FloatArray
+from verify.figures import FigureData, Panel, Series, Size, figure
+from verify.linear import delta_coordinates
+
+SIGMA = 0.3  # label noise of the synthetic experiments
+
+
+@dataclass(frozen=True)
+class _SimPlan:
+    d: int
+    n: int
+    designs: int
+    condition: float
+    spectra: tuple[str, ...]
+    alignments: tuple[str, ...]
+    magnitudes: tuple[float, ...]
+
+
+SIM_PLANS: dict[str, _SimPlan] = {
+    "tiny": _SimPlan(40, 12, 6, 20.0, ("isotropic", "spiked"), ("top", "bottom"), (0.5, 1.5)),
+    "quick": _SimPlan(
+        100,
+        30,
+        12,
+        20.0,
+        ("isotropic", "power-law", "spiked"),
+        ("top", "middle", "bottom", "random"),
+        (0.5, 1.0, 1.5),
+    ),
+    "full": _SimPlan(
+        200,
+        60,
+        40,
+        50.0,
+        ("isotropic", "power-law", "spiked"),
+        ("top", "middle", "bottom", "random"),
+        (0.25, 0.5, 0.75, 1.0, 1.5, 2.0),
+    ),
+}
+
+
+def _pearson(x: list[float], y: list[float]) -> float:
+    return float(np.corrcoef(x, y)[0, 1])
+
+
+def _ranks(values: list[float]) -> FloatArray:
+    return np.argsort(np.argsort(np.asarray(values))).astype(np.float64)
+
+
+def _spearman(x: list[float], y: list[float]) -> float:
+    return float(np.corrcoef(_ranks(x), _ranks(y))[0, 1])
+
+
+@dataclass(frozen=True)
+class _Triple:
+    spectrum: str
+    alignment: str
+    magnitude: float
+    lam: FloatArray
+    theta_s: FloatArray
+    theta_t: FloatArray
+
+
+def _triples(plan: _SimPlan, seed: int) -> list[_Triple]:
+    out = []
+    for i, (spec, align, mag) in enumerate(
+        (s, a, m) for s in plan.spectra for a in plan.alignments for m in plan.magnitudes
+    ):
+        rng = np.random.default_rng([seed, i])
+        lam = nd.spectrum(spec, plan.d, plan.condition)  # type: ignore[arg-type]
+        theta_t = nd.random_unit_vector(plan.d, rng)
+        delta = mag * delta_coordinates(align, plan.d, rng)
+        out.append(_Triple(spec, align, mag, lam, theta_t + delta, theta_t))
+    return out
+
+
+@figure("similarity", "Linear regression: trained risk vs plain and covariance-aware similarity")
+def similarity_figure(size: Size) -> FigureData:
+    plan = SIM_PLANS[size]
+    rows: list[dict[str, Any]] = []
+    for k, tr in enumerate(_triples(plan, seed=0)):
+        rng = np.random.default_rng([1, k])
+        cov = np.diag(tr.lam)
+        X = nd.sample_inputs(plan.n, plan.d, rng, cov=cov, batch=plan.designs)
+        y = nd.labels(X, tr.theta_t, SIGMA, rng)
+        trained = nl.quadratic_risk(
+            nl.fine_tune_many(X, y, tr.theta_s, rtol=1e-8).theta, tr.theta_t, cov
+        )
+        finite = [
+            sl.expected_risk_given_design(Xi, tr.theta_s, tr.theta_t, cov, SIGMA**2) for Xi in X
+        ]
+        bias, var = sl.asymptotic_risk(tr.lam, tr.theta_s - tr.theta_t, plan.d / plan.n, SIGMA**2)
+        m = plan.designs
+        rows.append(
+            {
+                "spectrum": tr.spectrum,
+                "alignment": tr.alignment,
+                "plain": tr.magnitude**2,
+                "l4": bias + var,
+                "finite": float(np.mean(finite)),
+                "trained": float(trained.mean()),
+                "trained_se": float(trained.std(ddof=1) / math.sqrt(m)),
+                # Same designs on both sides: the difference is label-noise Monte Carlo only.
+                "z_finite": float(
+                    np.mean(trained - finite) / (np.std(trained - finite, ddof=1) / math.sqrt(m))
+                ),
+            }
+        )
+    trained_risks = [float(r["trained"]) for r in rows]
+    summary: dict[str, float | str] = {}
+    for key in ("plain", "l4", "finite"):
+        xs = [r[key] for r in rows]
+        summary[f"pearson_{key}"] = _pearson(xs, trained_risks)
+        summary[f"spearman_{key}"] = _spearman(xs, trained_risks)
+    summary["max_abs_z_trained_vs_finite_n"] = max(abs(r["z_finite"]) for r in rows)
+
+    def iso_line(x: float) -> float:
+        return (1 - plan.n / plan.d) * x + SIGMA**2 * plan.n / (plan.d - plan.n - 1)
+
+    def identity(x: float) -> float:
+        return x
+
+    panels = []
+    for key, xlabel, theory_label, line in (
+        ("plain", "plain distance |theta_S - theta_T|^2", "isotropic L3 prediction", iso_line),
+        ("l4", "covariance-aware L4 prediction (bias + variance)", "y = x", identity),
+        ("finite", "finite-n risk over the same designs (L2 averaged)", "y = x", identity),
+    ):
+        series = []
+        for spec in plan.spectra:
+            sub = [r for r in rows if r["spectrum"] == spec]
+            series.append(
+                Series(
+                    f"{spec} spectrum",
+                    "training",
+                    [r[key] for r in sub],
+                    [r["trained"] for r in sub],
+                    [r["trained_se"] for r in sub],
+                )
+            )
+        lo = min(r[key] for r in rows)
+        hi = max(r[key] for r in rows)
+        grid = list(np.linspace(lo, hi, 20))
+        series.append(Series(theory_label, "theory", grid, [float(line(x)) for x in grid]))
+        r_p = summary[f"pearson_{key}"]
+        panels.append(
+            Panel(f"Pearson r = {r_p:.3f}", xlabel, "trained excess risk (GD from theta_S)", series)
+        )
+    return FigureData(
+        "similarity",
+        f"Which similarity predicts fine-tuning? d = {plan.d}, n = {plan.n}, sigma = {SIGMA}, "
+        f"{len(rows)} triples x {plan.designs} designs",
+        panels,
+        {
+            "d": plan.d,
+            "n": plan.n,
+            "sigma": SIGMA,
+            "designs": plan.designs,
+            "condition": plan.condition,
+            "triples": [{k: r[k] for k in ("spectrum", "alignment", "plain")} for r in rows],
+        },
+        summary,
+    )
+
+
+def _samples_needed(eps: float, ns: list[int], risks: list[float]) -> float:
+    """n(ε): the smallest n from which the risk stays ≤ ε, interpolating log-risk linearly
+    between measured sample sizes (NaN when no measured n reaches ε)."""
+    for i in range(len(ns)):
+        if all(r <= eps for r in risks[i:]):
+            if i == 0:
+                return float(ns[0])
+            r0, r1 = math.log(risks[i - 1]), math.log(risks[i])
+            frac = (math.log(eps) - r0) / (r1 - r0) if r1 != r0 else 1.0
+            return float(ns[i - 1] + frac * (ns[i] - ns[i - 1]))
+    return float("nan")
+
+
+@figure(
+    "sample-complexity", "Linear regression: learning curves and n(eps), fine-tuning vs scratch"
+)
+def sample_complexity_figure(size: Size) -> FigureData:
+    d = {"tiny": 40, "quick": 100, "full": 200}[size]
+    designs = {"tiny": 4, "quick": 10, "full": 40}[size]
+    # n ≤ 0.6 d keeps κ(XXᵀ) ≲ 1e3 so that gradient descent converges in a few seconds.
+    ns = {
+        "tiny": [8, 16, 24],
+        "quick": [10, 20, 30, 45, 60],
+        "full": [10, 20, 35, 50, 70, 90, 120],
+    }[size]
+    lam = nd.spectrum("spiked", d, 10.0)
+    rng = np.random.default_rng(7)
+    theta_t = 1.5 * nd.random_unit_vector(d, rng)
+    cases = {
+        "fine-tune, Delta on top eigen-directions": theta_t + delta_coordinates("top", d, rng),
+        "fine-tune, Delta on bottom eigen-directions": theta_t
+        + delta_coordinates("bottom", d, rng),
+        "from scratch (theta_S = 0)": np.zeros(d),
+    }
+    grid_n = list(range(2, d - 1))
+    curves: list[Series] = []
+    nes: list[Series] = []
+    eps_grid = list(np.geomspace(0.05, 1.0, 25))
+    worst_z = 0.0
+    for label, theta_s in cases.items():
+        delta = theta_s - theta_t
+        theory = [sum(sl.asymptotic_risk(lam, delta, d / n)) for n in grid_n]
+        trained, ses = [], []
+        for n in ns:
+            est = nl.expected_risk_mc(
+                theta_s, theta_t, n, rng, cov=np.diag(lam), designs=designs, rtol=1e-8
+            )
+            trained.append(est.mean)
+            ses.append(est.stderr)
+        curves += [
+            Series(label, "theory", [float(n) for n in grid_n], theory),
+            Series(label, "training", [float(n) for n in ns], trained, ses),
+        ]
+
+        nes += [
+            Series(
+                label, "theory", eps_grid, [_samples_needed(e, grid_n, theory) for e in eps_grid]
+            ),
+            Series(
+                label, "training", eps_grid, [_samples_needed(e, ns, trained) for e in eps_grid]
+            ),
+        ]
+        for n, m, se in zip(ns, trained, ses, strict=True):
+            worst_z = max(
+                worst_z, abs(m - sum(sl.asymptotic_risk(lam, delta, d / n))) / max(se, 1e-12)
+            )
+    return FigureData(
+        "sample-complexity",
+        f"Sample complexity on a spiked spectrum (d = {d}, condition 10, noiseless): "
+        "fine-tuning vs training from scratch",
+        [
+            Panel("learning curves", "target samples n", "excess risk", curves, yscale="log"),
+            Panel(
+                "samples needed for risk eps", "target excess risk eps", "n(eps)", nes, xscale="log"
+            ),
+        ],
+        {"d": d, "designs": designs, "ns": ns, "theta_t_norm": 1.5, "delta_norm": 1.0},
+        {"max_z_trained_vs_L4": worst_z},
+    )
+
+
+@figure("realistic", "Real data (digits): fine-tuning from related real tasks vs the L4 prediction")
+def realistic_figure(size: Size) -> FigureData:
+    from numeric.realdata import load_digit_tasks
+
+    tasks = load_digit_tasks()
+    target = 8
+    reps = {"tiny": 8, "quick": 60, "full": 400}[size]
+    n = 12
+    curve_ns = {"tiny": [8, 14], "quick": [6, 10, 14], "full": [5, 8, 11, 14, 17, 20]}[size]
+    N, d = tasks.X.shape
+    lam, vecs = np.linalg.eigh(tasks.cov)
+    lam = np.clip(lam, 1e-12 * lam.max(), None)
+    theta_t = tasks.teachers[target]
+    y_all = tasks.labels[target]
+    sigma2 = float(tasks.noise_var[target])
+
+    def trained_risk(theta_s: FloatArray, m: int, seed: int) -> tuple[float, float]:
+        rng = np.random.default_rng(seed)
+        idx = np.stack([rng.permutation(N) for _ in range(reps)])
+        train, held = idx[:, :m], idx[:, m:]
+        thetas = nl.fine_tune_many(tasks.X[train], y_all[train], theta_s, rtol=1e-7).theta
+        risks = [
+            float(np.mean((tasks.X[h] @ (th - theta_t)) ** 2))
+            for th, h in zip(thetas, held, strict=True)
+        ]
+        return float(np.mean(risks)), float(np.std(risks, ddof=1) / math.sqrt(reps))
+
+    def l4(theta_s: FloatArray, m: int) -> float:
+        return float(sum(sl.asymptotic_risk(lam, vecs.T @ (theta_s - theta_t), d / m, sigma2)))
+
+    rows: list[dict[str, Any]] = []
+    for c in range(10):
+        if c == target:
+            continue
+        theta_s = tasks.teachers[c]
+        risk, se = trained_risk(theta_s, n, 100 + c)
+        rows.append(
+            {
+                "source": c,
+                "plain": float(np.sum((theta_s - theta_t) ** 2)),
+                "l4": l4(theta_s, n),
+                "trained": risk,
+                "se": se,
+            }
+        )
+    trained = [r["trained"] for r in rows]
+    summary: dict[str, float] = {
+        "pearson_plain": _pearson([r["plain"] for r in rows], trained),
+        "pearson_l4": _pearson([r["l4"] for r in rows], trained),
+        "spearman_plain": _spearman([r["plain"] for r in rows], trained),
+        "spearman_l4": _spearman([r["l4"] for r in rows], trained),
+        "max_rel_gap_trained_vs_l4": max(abs(r["trained"] - r["l4"]) / r["l4"] for r in rows),
+    }
+    best = int(min(rows, key=lambda r: r["trained"])["source"])
+    worst = int(max(rows, key=lambda r: r["trained"])["source"])
+    scatter = []
+    for key, xlabel in (
+        ("plain", "plain distance |theta_S - theta_T|^2"),
+        ("l4", "L4 prediction from the empirical covariance"),
+    ):
+        xs = [r[key] for r in rows]
+        scatter.append(
+            Panel(
+                f"source digit -> target {target}: Pearson r = {summary['pearson_' + key]:.3f}",
+                xlabel,
+                "held-out excess risk (GD from theta_S)",
+                [Series("one source digit each", "training", xs, trained, [r["se"] for r in rows])]
+                + (
+                    [Series("y = x", "theory", [min(xs), max(xs)], [min(xs), max(xs)])]
+                    if key == "l4"
+                    else []
+                ),
+            )
+        )
+    curves = []
+    for label, theta_s in (
+        (f"source digit {best} [most related]", tasks.teachers[best]),
+        (f"source digit {worst} [least related]", tasks.teachers[worst]),
+        ("from scratch", np.zeros(d)),
+    ):
+        grid = list(range(4, d - 1))
+        curves.append(
+            Series(label, "theory", [float(m) for m in grid], [l4(theta_s, m) for m in grid])
+        )
+        pts = [trained_risk(theta_s, m, 7 * m) for m in curve_ns]
+        curves.append(
+            Series(
+                label,
+                "training",
+                [float(m) for m in curve_ns],
+                [p[0] for p in pts],
+                [p[1] for p in pts],
+            )
+        )
+    scatter.append(
+        Panel(
+            "learning curves (theory: L4 with the empirical covariance)",
+            "target samples n",
+            "held-out excess risk",
+            curves,
+            yscale="log",
+        )
+    )
+    return FigureData(
+        "realistic",
+        f"Digits (d = {d} principal coordinates of the pixels, {N} images): "
+        f"fine-tuning to 'is it an {target}' "
+        f"from other digits' teachers, n = {n}, {reps} random subsets",
+        scatter,
+        {
+            "target_digit": target,
+            "n": n,
+            "reps": reps,
+            "d": d,
+            "noise_var": sigma2,
+            "sources": [r["source"] for r in rows],
+        },
+        summary,
+    )

@@ -454,7 +454,7 @@ def _build_all(names: list[str], size: str, scheduler: str | None, jobs: int) ->
             "--scheduler needs Dask distributed: pip install 'finetune-theory[dask]'"
         ) from exc
     cluster = (
-        LocalCluster(n_workers=os.cpu_count() or 1, threads_per_worker=1, dashboard_address=None)
+        LocalCluster(n_workers=os.cpu_count() or 1, threads_per_worker=1, dashboard_address=":0")
         if scheduler == "local"
         else None
     )

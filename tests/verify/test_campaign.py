@@ -40,7 +40,7 @@ def test_dask_local_cluster_matches_sequential(sequential: list[Any], tmp_path: 
     import distributed  # part of the test extra: the Dask path is always tested
 
     with distributed.LocalCluster(
-        n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None
+        n_workers=2, threads_per_worker=1, processes=True, dashboard_address=":0"
     ) as cluster:
         records = run_campaign(
             FAST,

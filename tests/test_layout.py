@@ -49,3 +49,22 @@ def test_core_imports_without_heavy_extras(package: str) -> None:
     )
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False)
     assert proc.returncode == 0, proc.stderr
+
+
+def test_every_subpackage_is_installed() -> None:
+    """A regular (non-editable) install must ship every package, subpackages included."""
+    import tomllib
+
+    from setuptools import find_packages
+
+    config = tomllib.loads((ROOT / "pyproject.toml").read_text())
+    include = config["tool"]["setuptools"]["packages"]["find"]["include"]
+    shipped = set(find_packages(where=str(ROOT), include=include))
+    on_disk = {
+        ".".join(p.parent.relative_to(ROOT).parts)
+        for top in ("finetune_theory", "symbolic", "numeric", "verify")
+        for p in (ROOT / top).rglob("__init__.py")
+    }
+    assert on_disk <= shipped, on_disk - shipped
+    assert "verify.figures" in shipped
+    assert not any(name.startswith("tests") for name in shipped)

@@ -114,6 +114,15 @@ def require_matplotlib() -> Any:
     return plt
 
 
+def mean_and_stderr(values: list[float]) -> tuple[float, float]:
+    """Mean and standard error s/√k of k values (standard error 0 for a single value)."""
+    import numpy as np
+
+    arr = np.asarray(values, dtype=np.float64)
+    se = float(arr.std(ddof=1) / np.sqrt(arr.size)) if arr.size > 1 else 0.0
+    return float(arr.mean()), se
+
+
 def write_numbers(data: FigureData, out: Path) -> list[Path]:
     """Write ``<name>.json`` (everything) and ``<name>.csv`` (long format) into ``out``."""
     out.mkdir(parents=True, exist_ok=True)

@@ -21,7 +21,7 @@ import numpy as np
 import numeric.data as nd
 import numeric.deep_linear as ndl
 import symbolic.deep_linear as sdl
-from verify.figures import FigureData, Panel, Series, Size, figure
+from verify.figures import FigureData, Panel, Series, Size, figure, mean_and_stderr
 
 
 @dataclass(frozen=True)
@@ -46,12 +46,6 @@ SCALES: dict[str, _Scale] = {
     ),
 }
 TEACHERS: tuple[tuple[float, float], ...] = ((2.0, 0.0), (2.0, 0.3), (0.5, 0.0), (1.0, 0.3))
-
-
-def _mean_se(values: list[float]) -> tuple[float, float]:
-    arr = np.asarray(values)
-    se = float(arr.std(ddof=1) / math.sqrt(arr.size)) if arr.size > 1 else 0.0
-    return float(arr.mean()), se
 
 
 def _trained_risk(
@@ -88,8 +82,8 @@ def depth_figure(size: Size) -> FigureData:
                 th.append(sdl.finetuned_risk(X, X @ theta_t, theta_s, theta_t, depth))
                 tr.append(_trained_risk(theta_s, theta_t, X, depth, sc.width, seed))
                 worst_gap = max(worst_gap, abs(tr[-1] - th[-1]) / max(th[-1], 1e-6))
-            theory.append(_mean_se(th)[0])
-            m, se = _mean_se(tr)
+            theory.append(mean_and_stderr(th)[0])
+            m, se = mean_and_stderr(tr)
             train.append(m)
             train_se.append(se)
         for seed in range(sc.seeds):
@@ -105,14 +99,14 @@ def depth_figure(size: Size) -> FigureData:
                 f"{label} [N = inf]",
                 "theory",
                 [xs[0], xs[-1]],
-                [_mean_se(inf_risk)[0]] * 2,
+                [mean_and_stderr(inf_risk)[0]] * 2,
                 style="dashed",
             ),
             Series(
                 f"{label} [alignment predictor]",
                 "theory",
                 [xs[0], xs[-1]],
-                [_mean_se(cos_pred)[0]] * 2,
+                [mean_and_stderr(cos_pred)[0]] * 2,
                 style="dotted",
             ),
         ]
@@ -155,7 +149,7 @@ def rescale_figure(size: Size) -> FigureData:
             for seed in range(sc.seeds):
                 theta_s, theta_t, X = setting(seed, kappa)
                 risks.append(sdl.finetuned_risk(X, X @ theta_t, theta_s, theta_t, depth))
-            return _mean_se(risks)[0]
+            return mean_and_stderr(risks)[0]
 
         train, train_se = [], []
         for kappa in sc.factors:
@@ -165,7 +159,7 @@ def rescale_figure(size: Size) -> FigureData:
                 tr.append(_trained_risk(theta_s, theta_t, X, depth, sc.width, seed))
                 th = sdl.finetuned_risk(X, X @ theta_t, theta_s, theta_t, depth)
                 worst_gap = max(worst_gap, abs(tr[-1] - th) / max(th, 1e-6))
-            m, se = _mean_se(tr)
+            m, se = mean_and_stderr(tr)
             train.append(m)
             train_se.append(se)
         label = f"rescale {which}"
@@ -252,10 +246,10 @@ def freezing_figure(size: Size) -> FigureData:
             if n == ns[-1]:
                 last_ratio.append(fr[-1] / floor)
         for vals, mean_list, se_list in ((fu, full_t, full_se), (fr, frozen_t, frozen_se)):
-            m, se = _mean_se(vals)
+            m, se = mean_and_stderr(vals)
             mean_list.append(m)
             se_list.append(se)
-        theory_full.append(_mean_se(th)[0])
+        theory_full.append(mean_and_stderr(th)[0])
     xs = [float(n) for n in ns]
     floor_mean = float(np.mean(floors))
     panel = Panel(

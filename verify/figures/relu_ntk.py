@@ -23,7 +23,7 @@ import numpy as np
 import numeric.data as nd
 import numeric.relu_ntk as nr
 import symbolic.relu_ntk as sr
-from verify.figures import FigureData, Panel, Series, Size, figure
+from verify.figures import FigureData, Panel, Series, Size, figure, mean_and_stderr
 from verify.relu_ntk import source_sweep
 
 
@@ -44,11 +44,6 @@ WIDTH_PLANS: dict[Size, _WidthPlan] = {
         d=10, n=16, widths=(128, 512, 2048, 8192, 32768), replicates=8, n_test=256, seed=3
     ),
 }
-
-
-def _mean_se(values: list[float]) -> tuple[float, float]:
-    a = np.asarray(values, dtype=np.float64)
-    return float(a.mean()), float(a.std(ddof=1) / math.sqrt(a.size)) if a.size > 1 else 0.0
 
 
 def _slope(sizes: list[float], values: list[float]) -> float:
@@ -100,11 +95,11 @@ def width_figure(size: Size) -> FigureData:
             ratios.append(run.distance / sr.distance_travelled(X, y, f_s))
             if k == len(plan.widths) - 1 and r == 0:
                 scatter_x, scatter_y = want.tolist(), got.tolist()
-        mse, mse_se = _mean_se(mses)
+        mse, mse_se = mean_and_stderr(mses)
         ntk_rms.append(math.sqrt(mse))
         ntk_se.append(mse_se / (2.0 * math.sqrt(mse)))
         for store, se_store, vals in ((gap_mean, gap_se, gaps), (dist_mean, dist_se, ratios)):
-            mean, se = _mean_se(vals)
+            mean, se = mean_and_stderr(vals)
             store.append(mean)
             se_store.append(se)
         all_sizes.extend([float(m)] * len(gaps))

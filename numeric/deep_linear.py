@@ -47,6 +47,7 @@ __all__ = [
     "pretrain",
     "random_weights",
     "require_balanced",
+    "uniform_widths",
     "validate_weights",
 ]
 
@@ -116,6 +117,14 @@ def _check_widths(widths: Sequence[int], d: int) -> list[int]:
     if ws[-1] != 1:
         raise InputError(f"widths must end at 1 (scalar output), got {ws[-1]}")
     return ws
+
+
+def uniform_widths(d: int, width: int, depth: int) -> list[int]:
+    """[d, width, …, width, 1]: the widths of a depth-N chain with equal hidden widths."""
+    d = checks.positive_int(d, "d")
+    width = checks.positive_int(width, "width")
+    depth = checks.positive_int(depth, "depth")
+    return [d] + [width] * (depth - 1) + [1]
 
 
 def balanced_weights(theta_s: ArrayLike, widths: Sequence[int], rng: RngLike) -> Weights:

@@ -701,8 +701,7 @@ def distance_travelled(
     """K3: ‖W_∞ − W_S‖_F ≈ sqrt((y − f_S(X))ᵀK⁻¹(y − f_S(X))), the Frobenius distance the
     weights travel when fine-tuned to interpolation (gradient flow or descent, NTK regime)."""
     Xa, res = _training_problem(X, y, f_source_train, normalize)
-    rho = checks.nonnegative(ridge, "ridge")
-    return math.sqrt(_quadratic_form(_kernel(kernel)(Xa), res, rho))
+    return math.sqrt(kernel_norm_sq(Xa, res, kernel=kernel, ridge=ridge))
 
 
 def generalization_term(

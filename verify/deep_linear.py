@@ -97,7 +97,7 @@ class DeepProblem:
     condition: float = 1.0
 
     def widths(self) -> list[int]:
-        return [self.d] + [self.width] * (self.depth - 1) + [1]
+        return ndl.uniform_widths(self.d, self.width, self.depth)
 
     def build(
         self,
@@ -440,7 +440,7 @@ def check_depth_limit(p: DeepProblem) -> Outcome:
     depths = (2, 3, 5, 8)
     trained, tol = [], []
     for depth in depths:
-        weights = ndl.balanced_weights(theta_s, [p.d] + [p.width] * (depth - 1) + [1], p.seed)
+        weights = ndl.balanced_weights(theta_s, ndl.uniform_widths(p.d, p.width, depth), p.seed)
         w, estimate = flow_with_estimate(weights, X, y)
         null_w = w - pinv @ (X @ w)
         trained.append(float(null_w @ null_s) / float(null_s @ null_s))
@@ -519,7 +519,7 @@ def check_aligned(s: AlignedSetting) -> Outcome:
         c = sdl.scale_factor(X, y, theta_s, depth)
         closed = sdl.finetuned_risk(X, y, theta_s, theta_t, depth)
         identity = max(identity, abs(closed - (c - s.alpha) ** 2 * q) / max(closed, 1e-3 * q))
-        weights = ndl.balanced_weights(theta_s, [s.d] + [s.width] * (depth - 1) + [1], rng)
+        weights = ndl.balanced_weights(theta_s, ndl.uniform_widths(s.d, s.width, depth), rng)
         w, estimate = flow_with_estimate(weights, X, y)
         want = sdl.finetuned_end_to_end(X, y, theta_s, depth)
         tol = flow_threshold(estimate, float(np.linalg.norm(want)))

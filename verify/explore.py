@@ -31,6 +31,7 @@ import numeric.relu_ntk as nr
 import symbolic.deep_linear as sdl
 import symbolic.linear as sl
 import symbolic.relu_ntk as sr
+from finetune_theory.checks import FloatArray
 from finetune_theory.errors import ConvergenceError
 from verify.claim import relative_error
 
@@ -90,15 +91,22 @@ def _result(
     }
 
 
+def _deep_task(
+    d: int, n: int, seed: int
+) -> tuple[FloatArray, FloatArray, FloatArray, np.random.Generator]:
+    """(θ_S, X, y, rng) for the deep-linear explorations: θ_T = 1.5θ_S + 0.5ζ, no noise."""
+    rng = np.random.default_rng(seed)
+    theta_s = nd.random_unit_vector(d, rng)
+    X = nd.sample_inputs(n, d, rng)
+    return theta_s, X, X @ nd.synthetic_teacher(theta_s, 1.5, 0.5, rng), rng
+
+
 @exploration("imbalance", "D3 without balance: gap vs pretrained imbalance (deep linear)")
 def explore_imbalance(size: Size, seed: int) -> dict[str, Any]:
     d, n, depth, width = (8, 3, 2, 4) if size == "tiny" else (12, 4, 3, 6)
     scales = list(np.geomspace(0.02, 1.0, 3 if size == "tiny" else 7 if size == "quick" else 12))
-    rng = np.random.default_rng(seed)
-    theta_s = nd.random_unit_vector(d, rng)
-    X = nd.sample_inputs(n, d, rng)
-    y = X @ nd.synthetic_teacher(theta_s, 1.5, 0.5, rng)
-    widths = [d] + [width] * (depth - 1) + [1]
+    theta_s, X, y, _ = _deep_task(d, n, seed)
+    widths = ndl.uniform_widths(d, width, depth)
     xs, ys = [], []
     for scale in scales:
         weights = ndl.pretrain(theta_s, widths, seed, init_scale=float(scale))
@@ -132,11 +140,8 @@ def explore_imbalance(size: Size, seed: int) -> dict[str, Any]:
 def explore_step_size(size: Size, seed: int) -> dict[str, Any]:
     d, n, depth, width = (8, 3, 3, 4) if size == "tiny" else (12, 4, 4, 6)
     fractions = list(np.geomspace(0.01, 0.9, 3 if size == "tiny" else 8 if size == "quick" else 14))
-    rng = np.random.default_rng(seed)
-    theta_s = nd.random_unit_vector(d, rng)
-    X = nd.sample_inputs(n, d, rng)
-    y = X @ nd.synthetic_teacher(theta_s, 1.5, 0.5, rng)
-    weights = ndl.balanced_weights(theta_s, [d] + [width] * (depth - 1) + [1], rng)
+    theta_s, X, y, rng = _deep_task(d, n, seed)
+    weights = ndl.balanced_weights(theta_s, ndl.uniform_widths(d, width, depth), rng)
     want = sdl.finetuned_end_to_end(X, y, theta_s, depth)
     # The default GD step is a quarter of the local stability limit 2/λ̂ at the start.
     limit = ndl.fine_tune(weights, X, y, solver="gd", max_steps=0, strict=False).step * 4

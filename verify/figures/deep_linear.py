@@ -51,7 +51,7 @@ TEACHERS: tuple[tuple[float, float], ...] = ((2.0, 0.0), (2.0, 0.3), (0.5, 0.0),
 def _trained_risk(
     theta_s: np.ndarray, theta_t: np.ndarray, X: np.ndarray, depth: int, width: int, seed: int
 ) -> float:
-    weights = ndl.balanced_weights(theta_s, [theta_s.size] + [width] * (depth - 1) + [1], seed)
+    weights = ndl.balanced_weights(theta_s, ndl.uniform_widths(theta_s.size, width, depth), seed)
     w = ndl.fine_tune(
         weights, X, X @ theta_t, solver="flow", flow_cfl=FIGURE_CFL, rtol=FIGURE_RTOL
     ).end_to_end
@@ -219,7 +219,7 @@ def freezing_figure(size: Size) -> FigureData:
             theta_t = nd.synthetic_teacher(theta_s, 1.0, 0.8, rng)
             X = nd.sample_inputs(n, d, rng)
             y = X @ theta_t
-            weights = ndl.balanced_weights(theta_s, [d] + [width] * (depth - 1) + [1], rng)
+            weights = ndl.balanced_weights(theta_s, ndl.uniform_widths(d, width, depth), rng)
             w_full = ndl.fine_tune(
                 weights, X, y, solver="flow", flow_cfl=FIGURE_CFL, rtol=FIGURE_RTOL
             ).end_to_end

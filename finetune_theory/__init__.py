@@ -7,8 +7,8 @@ package for the project's exception types and input validation, so that a user c
 :class:`InputError` whichever side raised it.
 """
 
-from finetune_theory.errors import ConvergenceError, InputError
+from finetune_theory.errors import ConvergenceError, IllConditionedWarning, InputError
 
 __version__ = "0.1.0"
 
-__all__ = ["ConvergenceError", "InputError", "__version__"]
+__all__ = ["ConvergenceError", "IllConditionedWarning", "InputError", "__version__"]

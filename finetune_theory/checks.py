@@ -31,7 +31,12 @@ def _finite(arr: FloatArray, name: str) -> FloatArray:
 
 
 def as_float_array(value: ArrayLike, name: str, ndim: int) -> FloatArray:
-    """Convert to a finite float64 array with exactly ``ndim`` dimensions (a copy)."""
+    """Convert to a finite float64 array with exactly ``ndim`` dimensions (a copy).
+
+    Complex input is refused (casting would silently drop the imaginary part).
+    """
+    if np.iscomplexobj(value):
+        raise InputError(f"{name} must be real, got complex values")
     try:
         arr = np.array(value, dtype=np.float64, copy=True)
     except (TypeError, ValueError) as exc:

@@ -25,6 +25,7 @@ through w = 0.
 from __future__ import annotations
 
 import math
+import warnings
 from dataclasses import dataclass
 from functools import cache
 from typing import Any
@@ -32,11 +33,10 @@ from typing import Any
 import numpy as np
 import sympy as sp
 from numpy.typing import ArrayLike
-from scipy import optimize
 
 from finetune_theory import checks
 from finetune_theory.checks import FloatArray
-from finetune_theory.errors import InputError
+from finetune_theory.errors import IllConditionedWarning, InputError
 from symbolic import _symbols as syms
 
 __all__ = [
@@ -284,120 +284,338 @@ def derive_implicit_bias() -> ImplicitBiasDerivation:
     )
 
 
-@cache
+# --------------------------------------------------------------------------------------
+# Shipped forms. Each is plain arithmetic on its arguments, so calling it with SymPy
+# symbols rebuilds the expression; tests/symbolic/test_shipped_forms.py checks each one
+# against the derivation above (no SymPy work happens when a closed form is evaluated).
+# --------------------------------------------------------------------------------------
+
+
+def _form_polynomial(s: Any, A: Any, B: Any, C: Any, depth: Any) -> Any:
+    """``derive_implicit_bias().polynomial``: A s^N − B s^{N−1} − C."""
+    return A * s**depth - B * s ** (depth - 1) - C
+
+
+def _form_ratio_equation(c: Any, b: Any, k: Any, eps: Any) -> Any:
+    """The scalar equation divided by A, with b = B/A, k = C/A, ε = 1/(N − 1):
+    c²(c^{2ε} − b) − k (smooth in ε down to ε = 0, where it is the N = ∞ equation)."""
+    return c**2 * (c ** (2 * eps) - b) - k
+
+
+def _form_c_without_null(k: Any, depth: Any) -> Any:
+    """Positive root at B = 0: c = k^{(N−1)/(2N)}, k = C/A."""
+    return k ** ((depth - 1) / (2 * depth))
+
+
+def _form_c_without_labels(b: Any, depth: Any) -> Any:
+    """Positive root at C = 0 (X⁺y = 0): c = b^{(N−1)/2}, b = B/A."""
+    return b ** ((depth - 1) / 2)
+
+
+def _form_c_infinity(A: Any, B: Any, C: Any) -> Any:
+    """``derive_implicit_bias().c_infinity``: √(C/(A − B)) = ‖X⁺y‖/‖Pθ_S‖."""
+    half = sp.Rational(1, 2) if isinstance(A, sp.Basic) else 0.5
+    return (C / (A - B)) ** half
+
+
+def _form_limit_coefficient(A: Any, B: Any, c_inf: Any, log: Any = math.log) -> Any:
+    """``derive_implicit_bias().first_order`` at c = c_∞: −A c_∞ ln c_∞/(A − B)."""
+    return -A * c_inf * log(c_inf) / (A - B)
+
+
 def closed_form_roots(depth: int) -> tuple[sp.Expr, ...]:
     """All roots in s of A s^N − B s^{N−1} − C for N = depth ∈ {2, 3, 4}, by radicals.
 
     Exactly one of them is real and positive for given A, B, C > 0; c = s^{(N−1)/2}.
+    ``depth`` is validated before the cache is consulted (2.0 or True are refused).
     """
     depth = checks.positive_int(depth, "depth", minimum=2)
     if depth > 4:
         raise InputError(f"depth must be 2, 3 or 4 for a solution by radicals, got {depth}")
-    poly = derive_implicit_bias().polynomial.subs(N, depth)
-    return tuple(sp.solve(poly, s_))
+    return _closed_form_roots(depth)
+
+
+@cache
+def _closed_form_roots(depth: int) -> tuple[sp.Expr, ...]:
+    return tuple(sp.solve(_form_polynomial(s_, A_, B_, C_, depth), s_))
 
 
 def scale_factor_rootof(A: float, B: float, C: float, depth: int) -> sp.Expr:
     """c as an exact algebraic number: CRootOf of A s^N − B s^{N−1} − C (rational inputs).
 
-    A, B, C are converted to the exact rationals of their binary floats; the largest real
-    root of the polynomial is
-    the unique positive one; returns s^{(N−1)/2} as a SymPy expression (evaluate with
-    ``.evalf(50)``).
+    A, B, C > 0 are converted to the exact rationals of their binary floats; the largest
+    real root of the polynomial is the unique positive one; returns s^{(N−1)/2} as a SymPy
+    expression (evaluate with ``.evalf(50)``). ``depth`` an integer ≥ 2.
     """
     depth = checks.positive_int(depth, "depth", minimum=2)
     vals = {k: sp.Rational(checks.positive(v, k)) for k, v in (("A", A), ("B", B), ("C", C))}
-    poly = sp.Poly(
-        derive_implicit_bias()
-        .polynomial.subs(N, depth)
-        .subs({A_: vals["A"], B_: vals["B"], C_: vals["C"]}),
-        s_,
-    )
-    roots = sp.Poly(poly, s_).real_roots()
+    poly = sp.Poly(_form_polynomial(s_, vals["A"], vals["B"], vals["C"], depth), s_)
+    roots = poly.real_roots()
     return sp.Pow(roots[-1], sp.Rational(depth - 1, 2))
 
 
-def scale_inputs(X: ArrayLike, y: ArrayLike, theta_s: ArrayLike) -> tuple[float, float, float]:
-    """(A, B, C) = (‖θ_S‖², ‖(I − P)θ_S‖², ‖X⁺y‖²), validating the D3 regime.
+#: ‖(I − P)θ_S‖ is decided to be 0 (the B = 0 branch) when the computed value is at most
+#: NULL_ZERO_FACTOR·√d·ε_mach·cond(X)·‖θ_S‖. Error model: the SVD is backward stable, so its
+#: right singular vectors span the row space of X + E with ‖E‖ ≲ ε_mach‖X‖; that subspace
+#: is tilted by ≤ ε_mach·cond(X) (Wedin), and forming θ_S − VᵀVθ_S adds ≲ √d·ε_mach‖θ_S‖.
+#: Below that level the computed null component is rounding noise. The closed form is
+#: continuous at B = 0 (c changes by ≤ b/(2c^{2ε}) relative, b = B/A ≲ 1e-26 here), so the
+#: branch switch moves c by far less than its own rounding error.
+NULL_ZERO_FACTOR = 8.0
 
-    Needs n < d, X of full row rank and θ_S ≠ 0.
+#: An IllConditionedWarning is emitted when cond(X) = σ_max/σ_min exceeds ε_mach^{-1/2}
+#: = 2²⁶ ≈ 6.7e7: X⁺y, P and hence B and C then carry relative errors up to
+#: ~cond(X)·ε_mach > √ε_mach, i.e. more than half of float64's digits may be wrong.
+ILL_CONDITIONED_COND = 2.0**26
+
+_EPS = float(np.finfo(np.float64).eps)
+_LN2 = math.log(2.0)
+
+
+@dataclass(frozen=True)
+class _Ratios:
+    """Scale-free inputs of the scalar equation, free of over/underflow.
+
+    p = ‖Pθ_S‖/‖θ_S‖, q = ‖(I − P)θ_S‖/‖θ_S‖ (b = q², A − B = p²A), and
+    log_kappa = ln(‖X⁺y‖/‖θ_S‖) (k = C/A = e^{2·log_kappa}; −inf when X⁺y = 0).
+    The vectors are kept as (mantissa vector, power-of-two exponent) pairs.
     """
+
+    p: float
+    q: float
+    log_kappa: float
+    cond: float
+    pinv_y: FloatArray  # X⁺y / 2^{pinv_y_exp}
+    pinv_y_exp: int
+    null: FloatArray  # (I − P)θ_S / 2^{null_exp}, as computed (also on the B = 0 branch)
+    null_exp: int
+
+
+def _pow2_scale(a: FloatArray) -> tuple[FloatArray, int]:
+    """(a/2^e, e) with max|a/2^e| in [0.5, 1) (exact: only the exponent changes)."""
+    top = float(np.max(np.abs(a)))
+    if top == 0.0:
+        return a.copy(), 0
+    e = math.frexp(top)[1]
+    return np.ldexp(a, -e), e
+
+
+def _ratios(X: ArrayLike, y: ArrayLike, theta_s: ArrayLike) -> _Ratios:
     Xa, ya = checks.design_and_labels(X, y)
     n, d = Xa.shape
     checks.underparameterised_rule(n, d, "the deep-linear implicit bias (D3)")
-    checks.full_row_rank(Xa)
     ts = checks.as_vector(theta_s, "theta_s", d)
-    A = float(ts @ ts)
-    if A == 0.0:
+    if not np.any(ts):
         raise InputError("theta_s must be non-zero: fine-tuning starts from its direction")
-    pinv = np.linalg.pinv(Xa)
-    null = ts - pinv @ (Xa @ ts)
-    py = pinv @ ya
-    return A, float(null @ null), float(py @ py)
+    Xs, ex = _pow2_scale(Xa)
+    ys, ey = _pow2_scale(ya)
+    tss, et = _pow2_scale(ts)
+    checks.full_row_rank(Xs)
+    U, sv, Vt = np.linalg.svd(Xs, full_matrices=False)
+    cond = float(sv[0] / sv[-1])
+    if cond > ILL_CONDITIONED_COND:
+        warnings.warn(
+            f"X is ill-conditioned (cond(X) = {cond:.3g} > {ILL_CONDITIONED_COND:.3g}): "
+            f"X^+ y and the projection P = X^+ X carry relative errors up to "
+            f"~cond(X)*eps = {cond * _EPS:.2g}, so the deep-linear closed form may have lost "
+            "more than half of its digits",
+            IllConditionedWarning,
+            stacklevel=3,
+        )
+    coords = Vt @ tss  # Pθ_S in the orthonormal basis of the row space
+    null = tss - Vt.T @ coords
+    null = null - Vt.T @ (Vt @ null)  # re-orthogonalise (twice is enough)
+    t_norm = float(np.linalg.norm(tss))
+    p = min(1.0, float(np.linalg.norm(coords)) / t_norm)
+    q = min(1.0, float(np.linalg.norm(null)) / t_norm)
+    if q <= NULL_ZERO_FACTOR * math.sqrt(d) * _EPS * cond:
+        q = 0.0
+        p = 1.0
+    beta = (U.T @ ys) / sv  # X⁺y = Vᵀβ·2^{ey−ex}
+    b_norm = float(np.linalg.norm(beta))
+    log_kappa = -math.inf if b_norm == 0.0 else (ey - ex - et) * _LN2 + math.log(b_norm / t_norm)
+    return _Ratios(p, q, log_kappa, cond, Vt.T @ beta, ey - ex, null, et)
 
 
-def _check_depth(depth: float) -> float:
-    if isinstance(depth, float) and math.isinf(depth) and depth > 0:
+def _check_depth(depth: object) -> int | float:
+    """A positive int (any size; bools refused) or ``math.inf``."""
+    if isinstance(depth, float) and depth == math.inf:
         return math.inf
-    return float(checks.positive_int(depth, "depth"))
+    if isinstance(depth, float | np.floating) and not isinstance(depth, bool):
+        raise InputError(
+            f"depth must be an integer >= 1 or math.inf (number of weight matrices), got {depth!r}"
+        )
+    return checks.positive_int(depth, "depth")
 
 
-def _scale_from_norms(A: float, B: float, C: float, depth: float) -> float:
+def _log_scale(r: _Ratios, depth: int | float) -> float:
+    """t = ln c, from c²(c^{2ε} − q²) = κ² (ε = 1/(N − 1)) in log form.
+
+    g(t) = 2t + ln(p² + expm1(2εt)) − 2 ln κ (using e^{2εt} − q² = p² + expm1(2εt), so
+    no 1 − q² cancellation) is strictly increasing and concave on t > ln(q)/ε; its root is
+    bracketed by the provable bounds
+    max(ln κ/(1 + ε), ln(q)/ε, min(0, t_∞)) ≤ t ≤ min(max(0, t_∞), max(1, ln κ − ½ln 2ε))
+    with t_∞ = ln κ − ln p (the N = ∞ root). A safeguarded Newton iteration (Newton steps
+    that leave the bracket are replaced by bisection; the bracket shrinks on every
+    evaluation) stops when the step is below 2ε_mach·max(1, |t|). Branches: N = 1 ⇒ t = 0;
+    N = ∞ ⇒ t_∞; q = 0 ⇒ t = ln κ·(N − 1)/N; κ = 0 ⇒ t = (N − 1) ln q.
+    """
     if depth == 1:
-        return 1.0
-    if math.isinf(depth):
-        if A - B <= 1e-15 * A:
+        return 0.0
+    L = r.log_kappa
+    if depth == math.inf:
+        if r.p == 0.0:
             raise InputError(
                 "theta_s must have a component in the row space of X for depth = inf "
                 "(c_inf = |X^+ y| / |P theta_S| is undefined when P theta_S = 0)"
             )
-        return math.sqrt(C / (A - B))
-    if C == 0.0:
-        return float((B / A) ** ((depth - 1) / 2))
-    if B == 0.0:
-        return float((C / A) ** ((depth - 1) / (2 * depth)))
-    fn = _monotone_fn()
+        return L - math.log(r.p)
+    eps = 1 / (depth - 1)  # int / int: correctly rounded for every int depth
+    if r.q == 0.0:  # B = 0: c = k^{(N−1)/(2N)}
+        return L / (1.0 + eps)
+    log_q = math.log(r.q)
+    if math.isinf(L):  # C = 0 (L = −inf; L is never +inf): c = b^{(N−1)/2}
+        return log_q / eps if eps > 0.0 else (0.0 if log_q == 0.0 else -math.inf)
+    if eps == 0.0:  # N − 1 beyond 2^1024: ε underflows, the N = ∞ root is exact to ~1e-308
+        if r.p == 0.0:
+            raise InputError(
+                f"depth must be below 1e308 when theta_s has no row-space component "
+                f"(the root grows without bound with depth), got {depth}"
+            )
+        return L - math.log(r.p)
+    p2, q2 = r.p * r.p, r.q * r.q
 
-    def slope_form(s: float) -> float:  # A s − B − C s^{1−N}: increasing in s
-        return float(fn(s, A, B, C, depth))
+    def g_and_slope(t: float) -> tuple[float, float]:
+        x = 2.0 * eps * t
+        if x > 30.0:  # e^x − q² = e^x(1 − q²e^{−x}), no overflow, no cancellation
+            shrink = q2 * math.exp(-x)
+            return 2.0 * t + x + math.log1p(-shrink) - 2.0 * L, 2.0 + 2.0 * eps / (1 - shrink)
+        v = p2 + math.expm1(x)
+        if v <= 0.0:
+            return -math.inf, math.inf
+        return 2.0 * t + math.log(v) - 2.0 * L, 2.0 + 2.0 * eps * math.exp(x) / v
 
-    lo = (C / A) ** (1.0 / depth)
-    hi = B / A + lo
-    if slope_form(lo) >= 0.0:
-        root = lo
-    else:
-        root = optimize.brentq(slope_form, lo, hi, xtol=1e-300, rtol=4 * np.finfo(float).eps)
-    return float(root ** ((depth - 1) / 2))
+    t_inf = L - math.log(r.p) if r.p > 0.0 else math.inf
+    lo = max(L / (1.0 + eps), log_q / eps, min(0.0, t_inf))
+    hi = min(max(0.0, t_inf), max(1.0, L - 0.5 * math.log(2.0 * eps)))
+    if not lo < hi:
+        return hi
+    t = lo
+    for _ in range(400):
+        g, slope = g_and_slope(t)
+        if g == 0.0:
+            return t
+        if g < 0.0:
+            lo = t
+        else:
+            hi = t
+        if hi - lo <= 4.0 * _EPS * max(1.0, abs(lo), abs(hi)):
+            return 0.5 * (lo + hi)
+        new = t - g / slope if math.isfinite(g) else math.nan
+        if not lo < new < hi:
+            new = 0.5 * (lo + hi)
+        if abs(new - t) <= 2.0 * _EPS * max(1.0, abs(t)):
+            # A tiny Newton step is convergence only where g itself is at rounding level;
+            # near the singular end t → ln(q)/ε (p ≈ 0: g → −∞, slope ~ 1/p²) Newton crawls
+            # while g is far from 0, so bisect instead (found by the D3 claim: θ_S in the
+            # null space of X returned c = 1).
+            if math.isfinite(g) and abs(g) <= 16.0 * _EPS * (1.0 + 2.0 * abs(t) + 2.0 * abs(L)):
+                return new
+            new = 0.5 * (lo + hi)
+            if not lo < new < hi:
+                return t
+        t = new
+    return t  # pragma: no cover - 400 safeguarded steps always reach the stopping rule
 
 
-@cache
-def _monotone_fn() -> Any:
-    return sp.lambdify((s_, A_, B_, C_, N), derive_implicit_bias().monotone_form, "math")
+def _exp_checked(t: float, what: str) -> float:
+    if t > 709.78:
+        raise InputError(
+            f"{what} = exp({t:.6g}) overflows float64: rescale theta_s or y (the result "
+            "depends on them only through ratios)"
+        )
+    return math.exp(t)
+
+
+def scale_inputs(X: ArrayLike, y: ArrayLike, theta_s: ArrayLike) -> tuple[float, float, float]:
+    """(A, B, C) = (‖θ_S‖², ‖(I − P)θ_S‖², ‖X⁺y‖², validating the D3 regime.
+
+    Needs n < d, X of full row rank and θ_S ≠ 0. P is the projector on the row space,
+    VᵀV with V from the SVD of X; B is 0 on the B = 0 branch (see
+    :data:`NULL_ZERO_FACTOR`). The evaluation functions never form A, B, C (they work with
+    the ratios B/A, C/A, free of over/underflow); an :class:`InputError` is raised here if
+    a squared norm is outside float64's range.
+    """
+    r = _ratios(X, y, theta_s)
+    ts = checks.as_vector(theta_s, "theta_s")
+    with np.errstate(over="ignore", under="ignore"):
+        t_norm = float(np.linalg.norm(ts))
+        A = t_norm * t_norm
+        B = A * r.q * r.q
+        C = A * math.exp(2.0 * r.log_kappa) if r.log_kappa > -math.inf else 0.0
+    if not (math.isfinite(A) and math.isfinite(C) and A > 0.0):
+        raise InputError("theta_s and y: squared norms A = |theta_s|^2 or C overflow float64")
+    return A, B, C
+
+
+def _ratios_from_norms(A: float, B: float, C: float) -> _Ratios:
+    A = checks.positive(A, "A")
+    B = checks.nonnegative(B, "B")
+    C = checks.nonnegative(C, "C")
+    if B > A:
+        raise InputError(f"B = |(I - P) theta_s|^2 must be <= A = |theta_s|^2, got {B!r} > {A!r}")
+    empty = np.zeros(1)
+    log_kappa = 0.5 * (math.log(C) - math.log(A)) if C > 0.0 else -math.inf
+    return _Ratios(math.sqrt((A - B) / A), math.sqrt(B / A), log_kappa, 1.0, empty, 0, empty, 0)
+
+
+def _scale_from_norms(A: float, B: float, C: float, depth: float) -> float:
+    """c from (A, B, C) directly (for tests and exact-arithmetic comparisons)."""
+    return _exp_checked(_log_scale(_ratios_from_norms(A, B, C), _check_depth(depth)), "c")
 
 
 def scale_factor(X: ArrayLike, y: ArrayLike, theta_s: ArrayLike, depth: float) -> float:
     """D3: the factor c multiplying (I − P)θ_S in the fine-tuned end-to-end vector.
 
-    c is the unique positive root of ‖θ_S‖²c^{2N/(N−1)} − ‖(I − P)θ_S‖²c² = ‖X⁺y‖²,
-    computed from the derived polynomial in s = c^{2/(N−1)} by Brent's method on the
-    increasing function A s − B − C s^{1−N}, bracketed in [(C/A)^{1/N}, B/A + (C/A)^{1/N}].
-    ``depth`` N: a positive int (N = 1 gives c = 1) or ``math.inf`` (c_∞ = ‖X⁺y‖/‖Pθ_S‖).
-    Regime: n < d, X full row rank, θ_S ≠ 0.
+    c is the unique positive root of ‖θ_S‖²c^{2N/(N−1)} − ‖(I − P)θ_S‖²c² = ‖X⁺y‖², i.e.
+    of c²(c^{2ε} − b) = k with ε = 1/(N − 1), b = B/A, k = C/A, solved in t = ln c by a
+    safeguarded Newton iteration on a provable bracket (see ``_log_scale``). Branches:
+    N = 1 ⇒ c = 1; N = ``math.inf`` ⇒ c_∞ = ‖X⁺y‖/‖Pθ_S‖ (InputError if Pθ_S = 0);
+    B = 0 (θ_S in the row space, decided as in :data:`NULL_ZERO_FACTOR`) ⇒ c = k^{(N−1)/(2N)};
+    X⁺y = 0 ⇒ c = b^{(N−1)/2}. Every int depth ≥ 1 works (ε = 1/(N − 1) in float; c is
+    continuous as N → ∞, |c_N − c_∞| ≈ |K|/(N − 1)).
+    Scale-free: c depends on (X, y, θ_S) only through b and k, which are formed from
+    power-of-two-rescaled vectors (inputs from 1e-300 to 1e300 neither over- nor underflow;
+    InputError if c itself overflows).
+
+    Error: |δc|/c ≲ 4ε_mach·max(1, |ln c|) from the solve, plus the propagated error of b and
+    k: δb ≈ 2q·δq with |δq| ≲ ε_mach·cond(X) (row-space tilt) and |δk|/k ≲ 2ε_mach·cond(X),
+    amplified by |∂ ln c/∂ ln k| ≤ 1/2 and |∂ ln c/∂b| ≤ 1/(2(c^{2ε} − b) + 2εc^{2ε}).
+    cond(X) > :data:`ILL_CONDITIONED_COND` emits an IllConditionedWarning.
+    ``depth`` N: a positive int or ``math.inf``; regime n < d, X full row rank, θ_S ≠ 0.
     """
-    depth_f = _check_depth(depth)
-    return _scale_from_norms(*scale_inputs(X, y, theta_s), depth_f)
+    depth_v = _check_depth(depth)
+    return _exp_checked(_log_scale(_ratios(X, y, theta_s), depth_v), "c")
 
 
 def scale_factor_limit_coefficient(X: ArrayLike, y: ArrayLike, theta_s: ArrayLike) -> float:
-    """K in c_N = c_∞ + K/(N − 1) + O(1/N²): K = −A c_∞ ln c_∞ / (A − B) (derived)."""
-    A, B, C = scale_inputs(X, y, theta_s)
-    if C == 0.0:
+    """K in c_N = c_∞ + K/(N − 1) + O(1/N²): K = −A c_∞ ln c_∞ / (A − B) (derived).
+
+    Evaluated as −c_∞ ln(c_∞)/p² with p = ‖Pθ_S‖/‖θ_S‖ and ln c_∞ from the ratios (no
+    overflow). Needs X⁺y ≠ 0 and Pθ_S ≠ 0.
+    """
+    r = _ratios(X, y, theta_s)
+    if r.log_kappa == -math.inf:
         raise InputError(
             "y must have X^+ y != 0 for the 1/N rate (with X^+ y = 0, c_N = (B/A)^((N-1)/2) "
             "decays geometrically to c_inf = 0)"
         )
-    c_inf = _scale_from_norms(A, B, C, math.inf)
-    return -A * c_inf * math.log(c_inf) / (A - B)
+    t_inf = _log_scale(r, math.inf)
+    c_inf = _exp_checked(t_inf, "c_inf")
+    value = _form_limit_coefficient(1.0, 1.0 - r.p * r.p, c_inf, log=lambda _: t_inf)
+    if not math.isfinite(value):
+        raise InputError("theta_s: K = -c_inf ln(c_inf)/(A - B) overflows float64")
+    return float(value)
 
 
 def finetuned_end_to_end(
@@ -408,15 +626,26 @@ def finetuned_end_to_end(
     Fine-tuning all layers of a depth-N linear network from balanced weights with end-to-end
     vector θ_S on L = (1/2n)‖Xw − y‖². ``depth``: positive int or ``math.inf`` (then only the
     direction of θ_S matters). N = 1 gives linear regression's θ_S + X⁺(y − Xθ_S).
-    Parameters: X (n, d) with n < d and full row rank, y (n,), theta_s (d,) non-zero.
+    c as in :func:`scale_factor`; X⁺y and (I − P)θ_S come from the SVD of the
+    power-of-two-rescaled X (relative error ≲ cond(X)·ε_mach; IllConditionedWarning above
+    :data:`ILL_CONDITIONED_COND`). Parameters: X (n, d) with n < d and full row rank,
+    y (n,), theta_s (d,) non-zero.
     """
-    depth_f = _check_depth(depth)
-    A, B, C = scale_inputs(X, y, theta_s)
-    c = _scale_from_norms(A, B, C, depth_f)
-    Xa, ya = checks.design_and_labels(X, y)
-    ts = checks.as_vector(theta_s, "theta_s", Xa.shape[1])
-    pinv = np.linalg.pinv(Xa)
-    return np.asarray(pinv @ ya + c * (ts - pinv @ (Xa @ ts)), dtype=np.float64)
+    depth_v = _check_depth(depth)
+    r = _ratios(X, y, theta_s)
+    t = _log_scale(r, depth_v)
+    with np.errstate(over="raise", under="ignore"):
+        try:
+            part_y = np.ldexp(r.pinv_y, r.pinv_y_exp)
+            part_null = math.exp(t + r.null_exp * _LN2) * r.null if np.any(r.null) else r.null
+            w = part_y + part_null
+        except (FloatingPointError, OverflowError) as exc:
+            raise InputError(
+                "theta_s or y: the fine-tuned end-to-end vector overflows float64"
+            ) from exc
+    if not np.all(np.isfinite(w)):
+        raise InputError("theta_s or y: the fine-tuned end-to-end vector overflows float64")
+    return np.asarray(w, dtype=np.float64)
 
 
 def finetuned_risk(
@@ -430,13 +659,23 @@ def finetuned_risk(
     """D5: R(w_∞) = (w_∞ − θ_T)ᵀΣ(w_∞ − θ_T) for the depth-N fine-tuned network.
 
     For noiseless labels y = Xθ_T this is ‖(I − P)(cθ_S − θ_T)‖²_Σ, and for θ_T = αθ_S it is
-    (c − α)²θ_Sᵀ(I − P)Σ(I − P)θ_S: depth matters only through c.
+    (c − α)²θ_Sᵀ(I − P)Σ(I − P)θ_S: depth matters only through c. Any α (θ_T = −θ_S
+    included). The quadratic form is evaluated on the difference rescaled by a power of two
+    (no overflow in the squares); InputError if the risk itself overflows.
     """
     w = finetuned_end_to_end(X, y, theta_s, depth)
     tt = checks.as_vector(theta_t, "theta_t", w.shape[0])
-    diff = w - tt
     sig = np.eye(w.shape[0]) if cov is None else checks.as_cov(cov, w.shape[0])
-    return float(diff @ sig @ diff)
+    with np.errstate(over="ignore"):
+        diff = w - tt
+    if not np.all(np.isfinite(diff)):
+        raise InputError("theta_t: w_inf - theta_t overflows float64")
+    ds, e = _pow2_scale(diff)
+    sig_s, es = _pow2_scale(sig)
+    risk = math.ldexp(float(ds @ sig_s @ ds), 2 * e + es) if np.any(ds) else 0.0
+    if not math.isfinite(risk):
+        raise InputError("theta_t: the risk overflows float64")
+    return risk
 
 
 # ======================================================================================
@@ -605,13 +844,26 @@ def frozen_layers_risk_floor(
 
     With balanced pretrained weights W_1 ∝ v_1θ_Sᵀ is rank one; freezing W_1 (or any prefix
     W_1 … W_k) keeps the end-to-end vector in span{θ_S}, so no sample size gets the excess
-    risk below this floor (complete failure when θ_T ⊥_Σ θ_S).
+    risk below this floor (complete failure when θ_T ⊥_Σ θ_S). Invariant under θ_S → λθ_S
+    (evaluated on rescaled copies: no overflow); absolute error ≲ 4d·ε_mach·θ_TᵀΣθ_T (the
+    subtraction cancels when θ_T ∥_Σ θ_S).
     """
     ts = checks.as_vector(theta_s, "theta_s")
     tt = checks.as_vector(theta_t, "theta_t", ts.shape[0])
     sig = np.eye(ts.shape[0]) if cov is None else checks.as_cov(cov, ts.shape[0])
-    a = float(ts @ sig @ ts)
+    # Scale-invariant in θ_S and quadratic in θ_T and Σ: evaluate on power-of-two-rescaled
+    # copies (exact) so that no quadratic form over- or underflows, then scale back.
+    ts_s, _ = _pow2_scale(ts)
+    tt_s, et = _pow2_scale(tt)
+    sig_s, es = _pow2_scale(sig)
+    a = float(ts_s @ sig_s @ ts_s)
     if a == 0.0:
         raise InputError("theta_s must have theta_s^T cov theta_s > 0 (a direction to scale)")
-    b = float(ts @ sig @ tt)
-    return max(0.0, float(tt @ sig @ tt) - b * b / a)
+    if not np.any(tt_s):
+        return 0.0
+    b = float(ts_s @ sig_s @ tt_s)
+    floor = max(0.0, float(tt_s @ sig_s @ tt_s) - b * b / a)
+    value = math.ldexp(floor, 2 * et + es)
+    if not math.isfinite(value):
+        raise InputError("theta_t: the risk floor overflows float64")
+    return value

@@ -8,8 +8,10 @@ Two kinds of public names live here:
   algebra, later calls are free.
 * Evaluation functions (:func:`finetuned_weights`, :func:`excess_risk`,
   :func:`expected_risk_isotropic`, :func:`asymptotic_risk`, ...) take numbers and NumPy
-  arrays and return floats/arrays. Scalar closed forms are evaluated by ``lambdify`` of the
-  derived expression itself; matrix closed forms use the equivalent NumPy linear algebra.
+  arrays and return floats/arrays. Scalar closed forms are evaluated by ``_form_*``
+  functions: the derived expression shipped as plain arithmetic (no SymPy work at call
+  time; tests/symbolic/test_shipped_forms.py checks each equals its derivation); matrix
+  closed forms use the equivalent NumPy linear algebra.
 
 Conventions (docs/notation.md): X is (n, d) with rows x_i; the loss is
 L(θ) = (1/2n)‖Xθ − y‖²; excess risk R(θ) = (θ − θ_T)ᵀ Σ (θ − θ_T) excludes the label
@@ -213,10 +215,14 @@ def derive_gradient_descent() -> GradientDescentDerivation:
     )
 
 
-@cache
-def _row_solution_fn() -> Any:
-    g = derive_gradient_descent()
-    return sp.lambdify((syms.k, syms.eta, syms.mu, _B, _E0), g.row_solution, modules="numpy")
+def _form_row_solution(k: Any, eta: Any, mu: Any, b: Any, e0: Any) -> Any:
+    """Shipped ``derive_gradient_descent().row_solution``: b/μ + (e₀ − b/μ)(1 − ημ)^k.
+
+    Plain arithmetic (works on floats, arrays and SymPy symbols); the test suite checks that
+    it simplifies to the ``rsolve`` solution.
+    """
+    steady = b / mu
+    return steady + (e0 - steady) * (1 - eta * mu) ** k
 
 
 def gd_stability_limit(X: ArrayLike) -> float:
@@ -251,7 +257,13 @@ def gd_iterate(X: ArrayLike, y: ArrayLike, theta_s: ArrayLike, step: float, k: i
     mu = s**2 / n
     b = vt @ (Xa.T @ ya) / n
     e0 = vt @ ts
-    ek = _row_solution_fn()(k, eta, mu, b, e0)
+    with np.errstate(over="ignore", invalid="ignore"):
+        ek = _form_row_solution(k, eta, mu, b, e0)
+    if not np.all(np.isfinite(ek)):
+        raise InputError(
+            f"step={eta!r}, k={k}: the iterate overflows float64 (a step above "
+            f"2/mu_max = {2.0 / float(np.max(mu)):.6g} makes |1 - step*mu|^k grow)"
+        )
     return np.asarray(ts + vt.T @ (ek - e0), dtype=np.float64)
 
 
@@ -502,14 +514,14 @@ def derive_expected_risk_isotropic() -> ExpectedRiskDerivation:
     )
 
 
-@cache
-def _expected_risk_fns() -> tuple[Any, Any]:
-    der = derive_expected_risk_isotropic()
-    args = (syms.n, syms.d, syms.delta_sq, syms.sigma2)
-    return (
-        sp.lambdify(args, der.under, modules="math"),
-        sp.lambdify(args, der.over, modules="math"),
-    )
+def _form_risk_under(n: Any, d: Any, delta_sq: Any, noise_var: Any) -> Any:
+    """Shipped ``derive_expected_risk_isotropic().under``: (1 − n/d)‖Δ‖² + σ²n/(d − n − 1)."""
+    return (1 - n / d) * delta_sq + noise_var * n / (d - n - 1)
+
+
+def _form_risk_over(n: Any, d: Any, delta_sq: Any, noise_var: Any) -> Any:
+    """Shipped ``derive_expected_risk_isotropic().over``: σ²d/(n − d − 1)."""
+    return noise_var * d / (n - d - 1)
 
 
 def expected_risk_isotropic(n: int, d: int, delta_sq: float, noise_var: float = 0.0) -> float:
@@ -518,7 +530,7 @@ def expected_risk_isotropic(n: int, d: int, delta_sq: float, noise_var: float = 
     n ≤ d − 2: (1 − n/d)‖Δ‖² + σ² n/(d − n − 1);  n ≥ d + 2: σ² d/(n − d − 1).
     Without noise the bias formula holds for every n (it is 0 for n ≥ d). With noise the
     expectation is infinite for n ∈ {d − 1, d, d + 1} and an :class:`InputError` is raised.
-    Evaluates the SymPy-derived expressions of :func:`derive_expected_risk_isotropic`.
+    Evaluates the shipped forms of :func:`derive_expected_risk_isotropic`'s expressions.
     Parameters: n ≥ 0 samples (n = 0 leaves θ_S: risk ‖Δ‖²), d ≥ 1 dimensions,
     delta_sq = ‖θ_S − θ_T‖², noise_var = σ².
     """
@@ -526,13 +538,12 @@ def expected_risk_isotropic(n: int, d: int, delta_sq: float, noise_var: float = 
     d = checks.positive_int(d, "d")
     D = checks.nonnegative(delta_sq, "delta_sq")
     s2 = checks.nonnegative(noise_var, "noise_var")
-    under, over = _expected_risk_fns()
     if s2 == 0.0 or n == 0:
         return float(max(0.0, 1.0 - n / d) * D)
     if n <= d - 2:
-        return float(under(n, d, D, s2))
+        return float(_form_risk_under(n, d, D, s2))
     if n >= d + 2:
-        return float(over(n, d, D, s2))
+        return float(_form_risk_over(n, d, D, s2))
     raise InputError(
         f"expected_risk_isotropic: with noise_var > 0 the expected risk is infinite for "
         f"d - 2 < n < d + 2 (inverse Wishart mean), got n={n}, d={d}"
@@ -562,11 +573,9 @@ def derive_sample_complexity() -> SampleComplexity:
     return SampleComplexity(sp.factor(n_ft), sp.factor(n_sc), sp.factor(sp.simplify(n_ft / n_sc)))
 
 
-@cache
-def _n_finetune_fn() -> Any:
-    return sp.lambdify(
-        (syms.d, syms.delta_sq, syms.epsilon), derive_sample_complexity().n_finetune, "math"
-    )
+def _form_n_finetune(d: Any, delta_sq: Any, epsilon: Any) -> Any:
+    """Shipped ``derive_sample_complexity().n_finetune``: d(1 − ε/‖Δ‖²)."""
+    return d * (1 - epsilon / delta_sq)
 
 
 def sample_complexity(epsilon: float, delta_sq: float, d: int) -> int:
@@ -580,7 +589,7 @@ def sample_complexity(epsilon: float, delta_sq: float, d: int) -> int:
     d = checks.positive_int(d, "d")
     if eps >= D:
         return 0
-    raw = float(_n_finetune_fn()(d, D, eps))
+    raw = float(_form_n_finetune(d, D, eps))
     return max(0, math.ceil(raw - 1e-12 * d))
 
 

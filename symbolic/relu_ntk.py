@@ -17,7 +17,9 @@ As in :mod:`symbolic.linear`, two kinds of public names live here:
   :func:`nngp_gram`, :func:`ntk_gram` (full two-layer NTK), :func:`finetuned_predictor`,
   :func:`predictor_from_gram`, :func:`distance_travelled`, :func:`kernel_norm_sq`,
   :func:`generalization_term`, :func:`linear_teacher_bound`. The kernels evaluate the
-  ``lambdify``-ed derived expressions at a numerically stable angle.
+  derived expressions, shipped as plain ``_form_*`` functions (no SymPy work at call time;
+  tests/symbolic/test_shipped_forms.py checks each against its derivation), at a
+  numerically stable angle; E[relu relu] switches to its Taylor series near u = −1.
 
 Conventions (docs/notation.md): X is (n, d) with unit-norm rows; the loss is
 (1/2n)‖f(X) − y‖²; K is the n×n NTK Gram matrix (not divided by n), so gradient flow on the
@@ -173,17 +175,64 @@ def derive_relu_kernels() -> ReluKernelDerivation:
 _PSI = sp.Symbol("psi", positive=True)  # the supplementary angle ψ = π − θ
 
 
-@cache
-def _angle_fns() -> tuple[Any, Any]:
-    """The derived P and E[relu relu] as functions of ψ = π − θ (evaluated at a stable ψ:
-    P = ψ/(2π) with ψ computed directly, not as π − θ, whose subtraction would add π's
-    rounding)."""
-    der = derive_relu_kernels()
-    to_psi = {syms.angle: sp.pi - _PSI}
-    return (
-        sp.lambdify(_PSI, sp.simplify(der.orthant_probability.subs(to_psi)), modules="numpy"),
-        sp.lambdify(_PSI, sp.simplify(der.relu_expectation.subs(to_psi)), modules="numpy"),
-    )
+def _is_sym(x: Any) -> bool:
+    return isinstance(x, sp.Basic)
+
+
+def _pi(x: Any) -> Any:
+    return sp.pi if _is_sym(x) else math.pi
+
+
+def _sqrt(x: Any) -> Any:
+    return sp.sqrt(x) if _is_sym(x) else np.sqrt(x)
+
+
+def _form_orthant(psi: Any) -> Any:
+    """Shipped ``orthant_probability`` at θ = π − ψ: ψ/(2π)."""
+    return psi / (2 * _pi(psi))
+
+
+def _form_relu_expectation(psi: Any) -> Any:
+    """Shipped ``relu_expectation`` at θ = π − ψ: (sin ψ − ψ cos ψ)/(2π).
+
+    The textbook form; as written it cancels for small ψ (u → −1), so the evaluator
+    :func:`_relu_expectation_psi` switches to its Taylor series there.
+    """
+    if _is_sym(psi):
+        return (sp.sin(psi) - psi * sp.cos(psi)) / (2 * sp.pi)
+    return (np.sin(psi) - psi * np.cos(psi)) / (2 * np.pi)
+
+
+#: Below ψ = _SERIES_PSI the series Σ_{j≥1} (−1)^{j+1} 2j ψ^{2j+1}/(2j+1)! of sin ψ − ψ cos ψ
+#: is used (its terms alternate and shrink, so stopping after _SERIES_TERMS terms leaves an
+#: error below the first omitted term, < 1e-17 of the sum at ψ = 1). Above it the direct
+#: form cancels at most a factor sin ψ/(sin ψ − ψ cos ψ) ≤ 2.8 (at ψ = 1), ~1.5 bits.
+_SERIES_PSI = 1.0
+_SERIES_TERMS = 11
+
+
+def _relu_expectation_psi(psi: FloatArray) -> FloatArray:
+    """E[relu relu] at supplementary angle ψ, relatively accurate on all of [0, π].
+
+    sin ψ − ψ cos ψ = ψ³/3 − ψ⁵/30 + … (cancellation-free series, Horner in ψ²) for ψ < 1;
+    the direct form :func:`_form_relu_expectation` otherwise. Relative error ≲ 4ε_mach
+    (relative to the value at the given ψ).
+    """
+    psi = np.asarray(psi, dtype=np.float64)
+    small = psi < _SERIES_PSI
+    x2 = np.where(small, psi, 0.0) ** 2
+    # coefficients a_j = (−1)^{j+1}·2j/(2j+1)!, j = 1 … _SERIES_TERMS
+    acc = np.zeros_like(psi)
+    for j in range(_SERIES_TERMS, 0, -1):
+        coeff = (-1) ** (j + 1) * 2 * j / math.factorial(2 * j + 1)
+        acc = acc * x2 + coeff
+    series = acc * np.where(small, psi, 0.0) ** 3 / (2 * np.pi)
+    direct = _form_relu_expectation(np.where(small, _SERIES_PSI, psi))
+    return np.asarray(np.where(small, series, direct), dtype=np.float64)
+
+
+def _orthant_psi(psi: FloatArray) -> FloatArray:
+    return np.asarray(_form_orthant(np.asarray(psi, dtype=np.float64)), dtype=np.float64)
 
 
 def _unit_rows(X: ArrayLike, name: str, normalize: bool) -> tuple[FloatArray, FloatArray]:
@@ -221,16 +270,29 @@ def _stable_angles(
     Xa: FloatArray, xn: FloatArray, Za: FloatArray, zn: FloatArray
 ) -> tuple[FloatArray, FloatArray]:
     """θ_ij = 2·atan2(‖x̂_i − ẑ_j‖, ‖x̂_i + ẑ_j‖) and ψ_ij = π − θ_ij computed as
-    2·atan2(‖x̂_i + ẑ_j‖, ‖x̂_i − ẑ_j‖), each with an absolute error of a few ulp (the
-    rounding of x̂ = x/‖x‖ bounds it; row chunks of ≤ 2²¹ numbers)."""
-    xh, zh = Xa / xn[:, None], Za / zn[:, None]
-    theta = np.empty((xh.shape[0], zh.shape[0]), dtype=np.float64)
+    2·atan2(‖x̂_i + ẑ_j‖, ‖x̂_i − ẑ_j‖) (row chunks of ≤ 2²¹ numbers).
+
+    x̂ ± ẑ is formed without rounding the normalised rows first: with a = 1/‖x‖, b = 1/‖z‖,
+    x̂ ± ẑ = ½[(x ± z)(a + b) + (x ∓ z)(a − b)], a − b = −δ·ab, δ = ‖x‖ − ‖z‖ =
+    (x − z)·(x + z)/(‖x‖ + ‖z‖). x ± z is exact where it cancels (Sterbenz) and a − b carries
+    no cancellation, so θ and ψ each have a *relative* error of a few ulp, even ψ = 1e-15 at
+    u → −1 (x/‖x‖ + z/‖z‖ has an absolute error of ~1e-16 there). The formula is exactly
+    symmetric in (x, z), so gram(X) is exactly symmetric.
+    """
+    theta = np.empty((Xa.shape[0], Za.shape[0]), dtype=np.float64)
     psi = np.empty_like(theta)
-    rows = max(1, (1 << 21) // max(1, zh.shape[0] * zh.shape[1]))
-    for start in range(0, xh.shape[0], rows):
-        block = xh[start : start + rows, None, :]
-        minus = np.linalg.norm(block - zh[None, :, :], axis=-1)
-        plus = np.linalg.norm(block + zh[None, :, :], axis=-1)
+    rows = max(1, (1 << 21) // max(1, Za.shape[0] * Za.shape[1]))
+    inv_z = 1.0 / zn
+    for start in range(0, Xa.shape[0], rows):
+        block = Xa[start : start + rows, None, :]
+        nx = xn[start : start + rows, None]
+        diff = block - Za[None, :, :]
+        summ = block + Za[None, :, :]
+        gap = np.einsum("ijk,ijk->ij", diff, summ) / (nx + zn[None, :])  # ‖x‖ − ‖z‖
+        a_plus_b = (1.0 / nx + inv_z[None, :])[:, :, None]
+        a_minus_b = (-gap / (nx * zn[None, :]))[:, :, None]
+        minus = 0.5 * np.linalg.norm(diff * a_plus_b + summ * a_minus_b, axis=-1)
+        plus = 0.5 * np.linalg.norm(summ * a_plus_b + diff * a_minus_b, axis=-1)
         theta[start : start + rows] = 2.0 * np.arctan2(minus, plus)
         psi[start : start + rows] = 2.0 * np.arctan2(plus, minus)
     return theta, psi
@@ -256,9 +318,8 @@ def orthant_probability(
     Each term x_iᵀz_j 1{·}1{·} of the empirical NTK is x_iᵀz_j times a Bernoulli(P_ij)
     variable, so its variance is (x_iᵀz_j)² P_ij (1 − P_ij).
     """
-    prob, _ = _angle_fns()
     _, psi = _stable_angles(*_pair(X, Z, normalize))
-    return np.asarray(prob(psi), dtype=np.float64)
+    return _orthant_psi(psi)
 
 
 def gram(X: ArrayLike, Z: ArrayLike | None = None, *, normalize: bool = False) -> FloatArray:
@@ -268,14 +329,13 @@ def gram(X: ArrayLike, Z: ArrayLike | None = None, *, normalize: bool = False) -
     Z (n_z, d) defaults to X (then the result is the symmetric PSD Gram matrix; with Z, the
     cross-kernel k(Z, X)ᵀ). Rows must be unit-norm (|‖x‖ − 1| ≤ :data:`UNIT_NORM_ATOL`):
     pass ``normalize=True`` to divide them by their norms first. The orthant probability
-    (π − θ)/(2π) is the ``lambdify``-ed expression of :func:`derive_relu_kernels`,
+    (π − θ)/(2π) is the shipped expression of :func:`derive_relu_kernels`,
     evaluated at the stable angle of :func:`angles`, so the diagonal is ‖x_i‖²/2 to rounding
     and entries near u = ±1 keep full precision.
     """
     Xa, xn, Za, zn = _pair(X, Z, normalize)
-    prob, _ = _angle_fns()
     _, psi = _stable_angles(Xa, xn, Za, zn)
-    return np.asarray((Xa @ Za.T) * prob(psi), dtype=np.float64)
+    return np.asarray((Xa @ Za.T) * _orthant_psi(psi), dtype=np.float64)
 
 
 def nngp_gram(X: ArrayLike, Z: ArrayLike | None = None, *, normalize: bool = False) -> FloatArray:
@@ -285,9 +345,8 @@ def nngp_gram(X: ArrayLike, Z: ArrayLike | None = None, *, normalize: bool = Fal
     ``relu_expectation`` of :func:`derive_relu_kernels`); unit-norm rows as in :func:`gram`.
     """
     Xa, xn, Za, zn = _pair(X, Z, normalize)
-    _, relu = _angle_fns()
     _, psi = _stable_angles(Xa, xn, Za, zn)
-    return np.asarray(np.outer(xn, zn) * relu(psi), dtype=np.float64)
+    return np.asarray(np.outer(xn, zn) * _relu_expectation_psi(psi), dtype=np.float64)
 
 
 def ntk_gram(X: ArrayLike, Z: ArrayLike | None = None, *, normalize: bool = False) -> FloatArray:
@@ -298,9 +357,11 @@ def ntk_gram(X: ArrayLike, Z: ArrayLike | None = None, *, normalize: bool = Fals
     Unit-norm rows as in :func:`gram`.
     """
     Xa, xn, Za, zn = _pair(X, Z, normalize)
-    prob, relu = _angle_fns()
     _, psi = _stable_angles(Xa, xn, Za, zn)
-    return np.asarray((Xa @ Za.T) * prob(psi) + np.outer(xn, zn) * relu(psi), dtype=np.float64)
+    return np.asarray(
+        (Xa @ Za.T) * _orthant_psi(psi) + np.outer(xn, zn) * _relu_expectation_psi(psi),
+        dtype=np.float64,
+    )
 
 
 # ======================================================================================
@@ -385,9 +446,9 @@ def derive_linear_teacher_norm() -> KernelNormDerivation:
     )
 
 
-@cache
-def _norm_bound_fn() -> Any:
-    return sp.lambdify(syms.beta_sq, derive_linear_teacher_norm().bound, modules="math")
+def _form_norm_bound(beta_sq: Any) -> Any:
+    """Shipped ``derive_linear_teacher_norm().bound``: 4‖β‖²."""
+    return 4 * beta_sq
 
 
 def linear_teacher_norm_sq(beta: ArrayLike) -> float:
@@ -396,7 +457,13 @@ def linear_teacher_norm_sq(beta: ArrayLike) -> float:
     An upper bound on yᵀ(H^∞)⁻¹y for y = Xβ and any unit-norm sample X, approached as n grows.
     """
     b = checks.as_vector(beta, "beta")
-    return float(_norm_bound_fn()(float(b @ b)))
+    scale = float(np.max(np.abs(b)))
+    if scale == 0.0:
+        return 0.0
+    value = float(_form_norm_bound(float(np.sum((b / scale) ** 2)))) * scale * scale
+    if not math.isfinite(value):
+        raise InputError("beta: 4|beta|^2 overflows float64")
+    return value
 
 
 # ======================================================================================
@@ -495,16 +562,18 @@ def derive_finetuned_predictor() -> FinetunedPredictorDerivation:
     )
 
 
-@cache
-def _bound_fn() -> Any:
-    der = derive_finetuned_predictor()
-    return sp.lambdify((_DELTA_NORM, syms.n), der.linear_teacher_bound, modules="math")
+def _form_teacher_bound(delta_norm: Any, n: Any) -> Any:
+    """Shipped ``derive_finetuned_predictor().linear_teacher_bound``: 2√2‖θ_T − θ_S‖/√n."""
+    return 2 * _sqrt(2 * _one(n)) * delta_norm / _sqrt(n)
 
 
-@cache
-def _term_fn() -> Any:
-    der = derive_finetuned_predictor()
-    return sp.lambdify((_Q, syms.n), der.generalization_term, modules="math")
+def _one(x: Any) -> Any:
+    return sp.S.One if _is_sym(x) else 1.0
+
+
+def _form_generalization_term(q: Any, n: Any) -> Any:
+    """Shipped ``derive_finetuned_predictor().generalization_term``: √(2Q/n)."""
+    return _sqrt(2 * q / n)
 
 
 def linear_teacher_bound(theta_s: ArrayLike, theta_t: ArrayLike, n: int) -> float:
@@ -517,10 +586,13 @@ def linear_teacher_bound(theta_s: ArrayLike, theta_t: ArrayLike, n: int) -> floa
     ts = checks.as_vector(theta_s, "theta_s")
     tt = checks.as_vector(theta_t, "theta_t", ts.shape[0])
     n = checks.positive_int(n, "n")
-    dist = float(np.linalg.norm(tt - ts))
+    with np.errstate(over="ignore"):
+        dist = float(np.linalg.norm(tt - ts))
+    if not math.isfinite(dist):
+        raise InputError("theta_t - theta_s overflows float64")
     if dist == 0.0:
         return 0.0
-    return float(_bound_fn()(dist, n))
+    return float(_form_teacher_bound(dist, n))
 
 
 def _eigh_gram(K: ArrayLike, n: int | None = None) -> tuple[FloatArray, FloatArray]:
@@ -712,4 +784,4 @@ def generalization_term(
     At most :func:`linear_teacher_bound` when u_S = Xθ_S and y = Xθ_T."""
     Xa, res = _training_problem(X, y, f_source_train, normalize)
     q = _quadratic_form(gram(Xa), res, 0.0)
-    return float(_term_fn()(max(q, 0.0), Xa.shape[0]))
+    return float(_form_generalization_term(max(q, 0.0), Xa.shape[0]))

@@ -1,20 +1,50 @@
-"""Linear regression fine-tuned by actual gradient descent (THEORY.md §1).
+"""Linear regression fine-tuned by actual first-order training (THEORY.md §1).
 
-Nothing here evaluates a closed form of the theory: :func:`fine_tune` runs full-batch
-gradient descent on L(θ) = (1/2n)‖Xθ − y‖² from θ_S until the gradient is small, and the
+Nothing here evaluates a closed form of the theory: :func:`fine_tune` minimises
+L(θ) = (1/2n)‖Xθ − y‖² from θ_S with gradients of L until the gradient is small, and the
 Monte Carlo helpers average trained models over fresh designs and test points.
 
-Step-size rule: the default step is η = 1/λ_max(XᵀX/n), half the stability limit
-2/λ_max(XᵀX/n); a user step at or above that limit is rejected.
-Stopping rule: stop when ‖∇L(θ_k)‖ ≤ max(rtol·‖∇L(θ_S)‖, floor), where the floor
+Methods (``method=``):
+
+* ``"gd"`` (default) — plain full-batch gradient descent θ_{k+1} = θ_k − η∇L(θ_k), the
+  algorithm the theorem is stated for. Default step η = 1/λ_max(XᵀX/n), half the stability
+  limit 2/λ_max(XᵀX/n); a user step at or above that limit is rejected. Steps to reach
+  relative gradient rtol: ≈ κ·ln(1/rtol), κ = λ_max/λ_min⁺ of XᵀX/n (λ_min⁺ the smallest
+  nonzero eigenvalue; κ = κ(XXᵀ) when X has full row rank).
+* ``"cg"`` — conjugate gradients on the loss started at θ_S: θ_{k+1} = θ_k + α_k p_k with
+  the exact line-search step α_k = −∇L(θ_k)·p_k / (‖Xp_k‖²/n) and p_{k+1} = −∇L(θ_{k+1}) +
+  β_k p_k (Polak–Ribière+, β_k ≥ 0; restart p = −∇L if p is not a descent direction).
+  Gradients are recomputed from θ at every step (never updated recursively), so the
+  stopping test sees the true gradient. Every search direction is a combination of
+  gradients Xᵀ(·)/n, so every iterate stays in θ_S + rowspace(X) and the limit is the same
+  interpolant θ_FT = θ_S + X⁺(y − Xθ_S) as for GD. Steps: ≲ (√κ/2)·ln(2√κ/rtol) (the
+  Chebyshev bound; in exact arithmetic at most rank(X)), each costing one extra product
+  with X. Choose it when κ is large (n close to d, or an ill-conditioned Σ): e.g. n/d =
+  0.99 gives κ ~ 1e5 and GD would need millions of steps. Use ``"gd"`` when the GD
+  trajectory itself is the object of study (finite-k iterates, step-size effects).
+
+Stopping rule (both): stop when ‖∇L(θ_k)‖ ≤ max(rtol·‖∇L(θ_S)‖, floor), where the floor
 64·eps·(λ_max‖θ_k‖ + ‖Xᵀy‖/n) is the size of the gradient's own rounding error.
-Since ‖∇L‖ ≥ μ_min‖e‖ for the error e in the row space of X, the relative error at stop is
-at most κ·rtol with κ the condition number of XXᵀ.
+Since ‖∇L‖ ≥ λ_min⁺‖e‖ for the error e in the row space of X, the relative error at stop is
+at most κ·rtol. A run that exhausts ``max_steps`` raises :class:`ConvergenceError` stating
+the relative gradient reached, κ and the steps each method would need (``strict=False``
+returns the unconverged iterate with ``converged`` False instead).
+
+Scale convention: training runs on the exactly rescaled problem (X/s, y/s) with s = 2^e a
+power of two per problem, so that max|X/s| ∈ [1/2, 1). Power-of-two scaling is exact in
+floating point and leaves every iterate unchanged (L scales by s², ∇L by s², the step by
+1/s²), so the results are those of training on (X, y); it keeps λ_max, the loss and the
+rounding floor representable for X of any magnitude (e.g. X·1e200 or X·1e-200). Reported
+``loss_history``, ``grad_norm`` and ``step`` are in the caller's units and may overflow to
+inf (or underflow to 0) when the true values are outside float64; ``theta`` never does
+silently: if y/s or the loss of the rescaled problem overflows, :class:`InputError` says so.
 """
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
+from typing import Literal, get_args
 
 import numpy as np
 from numpy.typing import ArrayLike
@@ -26,8 +56,11 @@ from numeric.data import RngLike, as_generator, labels, sample_inputs
 
 __all__ = [
     "DEFAULT_RTOL",
+    "METHODS",
     "GDResult",
+    "Method",
     "MonteCarloEstimate",
+    "estimated_steps",
     "expected_risk_mc",
     "fine_tune",
     "fine_tune_many",
@@ -37,23 +70,37 @@ __all__ = [
     "quadratic_risk",
 ]
 
+#: Training algorithm: plain gradient descent or conjugate gradients (module docstring).
+Method = Literal["gd", "cg"]
+METHODS: tuple[Method, ...] = get_args(Method)
+
 #: Default relative gradient tolerance. With κ ≤ 1e3 the relative error at stop is
 #: ≲ 1e-11·‖e₀‖, the accuracy the linear-regression claims require.
 DEFAULT_RTOL = 1e-14
 #: Default step budget; a run that needs more raises ConvergenceError (strict mode).
 DEFAULT_MAX_STEPS = 200_000
-_ROUNDING_FLOOR = 64.0 * np.finfo(np.float64).eps
+_EPS = float(np.finfo(np.float64).eps)
+_ROUNDING_FLOOR = 64.0 * _EPS
+#: κ above which X is numerically rank-deficient at the 1e-8 level relative to σ_max:
+#: singular values below ~σ_max·1e-6 carry only ~10 correct digits after rounding.
+_NEAR_SINGULAR_KAPPA = 1e12
 
 
 @dataclass(frozen=True)
 class GDResult:
-    """Outcome of a gradient-descent run.
+    """Outcome of a training run (gradient descent or conjugate gradients).
 
     ``theta``: final weights (d,) or (batch, d); ``steps``: iterations taken (per batch
     element, the largest is the run length); ``converged``: gradient tolerance met (per
     element); ``loss_history``: L(θ_k) for k = 0 … steps, shape (steps+1,) or
-    (steps+1, batch) (frozen elements repeat their last value); ``step``: η used;
-    ``grad_norm``: final ‖∇L‖.
+    (steps+1, batch) (frozen elements repeat their last value); ``step``: η used for
+    ``"gd"``, the last line-search step α_k for ``"cg"``; ``grad_norm``: final ‖∇L‖;
+    ``condition``: κ = λ_max/λ_min⁺ of XᵀX/n (per element, from the singular values the
+    step size needs anyway); ``method``: the algorithm; ``error_estimate``: an a-posteriori
+    bound on ‖θ − θ_FT‖/‖θ‖ (per element), 2‖∇L(θ)‖/(λ_min⁺‖θ‖): every iterate lies in
+    θ_S + rowspace(X), where ‖∇L(θ)‖ ≥ λ_min⁺‖θ − θ_FT‖ (the factor 2 covers the rounding
+    of the gradient); for n > d the same bound holds for the least-squares solution.
+    Loss, gradient and step are in the caller's units (see the module's scale convention).
     """
 
     theta: FloatArray
@@ -62,19 +109,51 @@ class GDResult:
     loss_history: FloatArray
     step: FloatArray
     grad_norm: FloatArray
+    condition: FloatArray
+    method: str = "gd"
+    error_estimate: FloatArray | float = math.nan
 
     @property
     def all_converged(self) -> bool:
         return bool(np.all(self.converged))
 
 
-def loss_gradient(X: FloatArray, y: FloatArray, theta: FloatArray) -> tuple[FloatArray, FloatArray]:
-    """(L(θ), ∇L(θ)) for L(θ) = (1/2n)‖Xθ − y‖²; batched over leading axes of X (…, n, d)."""
-    n = X.shape[-2]
-    resid = (X @ theta[..., None])[..., 0] - y
-    grad = (resid[..., None, :] @ X)[..., 0, :] / n
-    value = 0.5 * np.sum(resid * resid, axis=-1) / n
-    return value, grad
+def loss_gradient(X: ArrayLike, y: ArrayLike, theta: ArrayLike) -> tuple[FloatArray, FloatArray]:
+    """(L(θ), ∇L(θ)) for L(θ) = (1/2n)‖Xθ − y‖², ∇L(θ) = Xᵀ(Xθ − y)/n.
+
+    Batched over leading axes: X (…, n, d), y (…, n), theta (…, d). Shapes are checked on
+    every call; values are checked through the result (O(n + d), so the training loops can
+    call this every step): a NaN or inf in any input propagates into L or ∇L, and then the
+    inputs are validated with :mod:`finetune_theory.checks`, which names the bad one. Finite
+    inputs whose loss or gradient overflows float64 raise :class:`InputError` about the scale
+    (rescale X and y by a common power of two; θ_FT is invariant under (X, y) → (cX, cy)).
+    """
+    Xa = np.asarray(X, dtype=np.float64)
+    ya = np.asarray(y, dtype=np.float64)
+    th = np.asarray(theta, dtype=np.float64)
+    if Xa.ndim < 2:
+        raise InputError(f"X must be at least 2-dimensional (…, n, d), got shape {Xa.shape}")
+    if ya.shape != Xa.shape[:-1]:
+        raise InputError(f"y must have shape {Xa.shape[:-1]} to match X, got {ya.shape}")
+    if (
+        th.shape[-1:] != Xa.shape[-1:]
+        or np.broadcast_shapes(th.shape[:-1], Xa.shape[:-2]) != (Xa.shape[:-2])
+    ):
+        raise InputError(f"theta must have shape {Xa.shape[:-2] + Xa.shape[-1:]}, got {th.shape}")
+    n = Xa.shape[-2]
+    with np.errstate(over="ignore", invalid="ignore"):
+        resid = (Xa @ th[..., None])[..., 0] - ya
+        grad = (resid[..., None, :] @ Xa)[..., 0, :] / n
+        value = 0.5 * np.sum(resid * resid, axis=-1) / n
+    if not (np.all(np.isfinite(value)) and np.all(np.isfinite(grad))):
+        for arr, name in ((Xa, "X"), (ya, "y"), (th, "theta")):
+            checks.as_float_array(arr, name, arr.ndim)
+        raise InputError(
+            "X, y and theta are finite but L(theta) or its gradient overflows float64 "
+            f"(max|X| = {float(np.max(np.abs(Xa))):.3g}, max|y| = {float(np.max(np.abs(ya))):.3g}, "
+            f"max|theta| = {float(np.max(np.abs(th))):.3g}); rescale the problem"
+        )
+    return np.asarray(value, dtype=np.float64), np.asarray(grad, dtype=np.float64)
 
 
 def loss(X: ArrayLike, y: ArrayLike, theta: ArrayLike) -> float:
@@ -84,33 +163,81 @@ def loss(X: ArrayLike, y: ArrayLike, theta: ArrayLike) -> float:
     return float(loss_gradient(Xa, ya, th)[0])
 
 
-def _top_curvature(X: FloatArray) -> FloatArray:
-    """λ_max(XᵀX/n) for each matrix of a stack (…, n, d)."""
-    return np.asarray(np.linalg.svd(X, compute_uv=False)[..., 0] ** 2 / X.shape[-2])
+def estimated_steps(condition: float, rtol: float, method: Method) -> float:
+    """Steps a method needs to shrink the relative gradient norm to ``rtol`` at condition κ.
+
+    ``"gd"`` (step 1/λ_max): the slowest mode's gradient decays as (1 − 1/κ)^k, so
+    k ≈ κ·ln(1/rtol). ``"cg"``: the Chebyshev bound ‖e_k‖ ≤ 2((√κ − 1)/(√κ + 1))^k‖e_0‖ in
+    the XᵀX-norm, with the gradient a further √κ looser: k ≈ (√κ/2)·ln(2√κ/rtol).
+    Upper estimates from κ alone; clustered spectra converge sooner.
+    """
+    kappa = max(float(condition), 1.0)
+    if method == "gd":
+        return kappa * math.log(1.0 / rtol)
+    return 0.5 * math.sqrt(kappa) * math.log(2.0 * math.sqrt(kappa) / rtol)
 
 
-def _gradient_descent(
+def _spectrum(X: FloatArray) -> tuple[FloatArray, FloatArray]:
+    """(λ_max, λ_min⁺) of XᵀX/n for each matrix of a stack (…, n, d).
+
+    λ_min⁺ is the smallest eigenvalue above the rank threshold σ > σ_max·max(n, d)·eps
+    (NumPy's matrix_rank rule): smaller singular values are rounding noise.
+    """
+    n, d = X.shape[-2:]
+    sv = np.linalg.svd(X, compute_uv=False)
+    top = sv[..., 0]
+    nonzero = sv > (top * max(n, d) * _EPS)[..., None]
+    smallest = np.min(np.where(nonzero, sv, np.inf), axis=-1)
+    return np.asarray(top**2 / n), np.asarray(smallest**2 / n)
+
+
+def _power_of_two_scale(X: FloatArray) -> np.ndarray:
+    """Exponent e per problem with max|X|·2^(−e) ∈ [1/2, 1); InputError if X is all zeros."""
+    peak = np.max(np.abs(X), axis=(-2, -1))
+    if np.any(peak == 0.0):
+        raise InputError("X must not be all zeros (the loss is flat; no step size is defined)")
+    return np.asarray(np.frexp(peak)[1], dtype=np.int64)
+
+
+def _train(
     X: FloatArray,
     y: FloatArray,
     theta0: FloatArray,
+    method: Method,
     step: float | None,
     rtol: float,
     max_steps: int,
     strict: bool,
 ) -> GDResult:
-    """Batched GD on (…, n, d) designs; frozen per element once its tolerance is met."""
-    curv = _top_curvature(X)
-    if np.any(curv == 0.0):
-        raise InputError("X must not be all zeros (the loss is flat; no step size is defined)")
+    """Batched training on (…, n, d) designs; frozen per element once its tolerance is met.
+
+    Runs on the power-of-two-rescaled problem (module docstring) and reports in the
+    caller's units.
+    """
+    expo = _power_of_two_scale(X)
+    X = np.ldexp(X, -expo[..., None, None])
+    with np.errstate(over="ignore", under="ignore"):
+        y = np.ldexp(y, -expo[..., None])
+    if not np.all(np.isfinite(y)):
+        raise InputError(
+            "y is too large relative to X: y/max|X| overflows float64, so the interpolant "
+            "theta_FT = theta_s + X^+(y - X theta_s) is not representable; rescale y"
+        )
+    curv, low = _spectrum(X)
+    kappa = np.asarray(curv / low, dtype=np.float64)
     limit = 2.0 / curv
     if step is None:
         eta = 1.0 / curv
     else:
-        eta = np.full(curv.shape, checks.positive(step, "step"))
+        user = checks.positive(step, "step")
+        with np.errstate(over="ignore"):
+            eta = np.ldexp(np.full(curv.shape, user), 2 * expo)
         if np.any(eta >= limit):
+            with np.errstate(over="ignore", under="ignore"):
+                lim_user = float(np.min(np.ldexp(limit, -2 * expo)))
             raise InputError(
                 f"step must be below the stability limit 2/lambda_max(X^T X/n) = "
-                f"{float(np.min(limit)):.6g}, got {step!r}"
+                f"{lim_user:.6g}, got {step!r}"
             )
     n = X.shape[-2]
     xty_norm = np.linalg.norm(np.einsum("...ij,...i->...j", X, y), axis=-1) / n
@@ -121,6 +248,10 @@ def _gradient_descent(
     steps = np.zeros(curv.shape, dtype=np.int64)
     active = np.ones(curv.shape, dtype=bool)
     gnorm = g0
+    cg = method == "cg"
+    direction = -grad
+    grad_sq = g0 * g0
+    alpha_last = np.zeros(curv.shape)
     for _ in range(max_steps + 1):
         floor = _ROUNDING_FLOOR * (curv * np.linalg.norm(theta, axis=-1) + xty_norm)
         active = active & (gnorm > np.maximum(rtol * g0, floor))
@@ -128,29 +259,101 @@ def _gradient_descent(
             break
         if int(np.max(steps)) >= max_steps:
             break
-        theta = theta - np.where(active[..., None], eta[..., None] * grad, 0.0)
+        if cg:
+            xp = np.einsum("...ij,...j->...i", X, direction)
+            curvature_p = np.sum(xp * xp, axis=-1) / n
+            slope = np.sum(grad * direction, axis=-1)
+            usable = active & (curvature_p > 0.0) & (slope < 0.0)
+            alpha = np.where(usable, -slope / np.where(usable, curvature_p, 1.0), 0.0)
+            alpha_last = np.where(usable, alpha, alpha_last)
+            theta = theta + alpha[..., None] * direction
+        else:
+            theta = theta - np.where(active[..., None], eta[..., None] * grad, 0.0)
         steps = steps + active
-        value, grad = loss_gradient(X, y, theta)
+        old_grad = grad
+        try:
+            value, grad = loss_gradient(X, y, theta)
+        except InputError as exc:
+            raise ConvergenceError(f"{method} diverged (loss became non-finite)") from exc
         gnorm = np.linalg.norm(grad, axis=-1)
-        if not np.all(np.isfinite(value)):
-            raise ConvergenceError("gradient descent diverged (loss became non-finite)")
+        if cg:
+            new_sq = gnorm * gnorm
+            polak_ribiere = (new_sq - np.sum(grad * old_grad, axis=-1)) / np.where(
+                grad_sq > 0.0, grad_sq, 1.0
+            )
+            beta = np.maximum(polak_ribiere, 0.0)
+            fresh = -grad + beta[..., None] * direction
+            descent = np.sum(grad * fresh, axis=-1) < 0.0
+            fresh = np.where(descent[..., None], fresh, -grad)
+            direction = np.where(active[..., None], fresh, direction)
+            grad_sq = np.where(active, new_sq, grad_sq)
         history.append(np.array(value, copy=True))
     converged = ~active
-    result = GDResult(
-        theta=theta,
-        steps=steps,
-        converged=converged,
-        loss_history=np.asarray(history, dtype=np.float64),
-        step=np.asarray(eta, dtype=np.float64),
-        grad_norm=np.asarray(gnorm, dtype=np.float64),
-    )
-    if strict and not result.all_converged:
-        worst = float(np.max(gnorm / np.maximum(g0, 1e-300)))
-        raise ConvergenceError(
-            f"gradient descent did not converge in max_steps={max_steps}: relative gradient "
-            f"norm {worst:.3g} > rtol={rtol:.3g}; raise max_steps or pass strict=False"
+    two_e = 2 * expo
+    with np.errstate(over="ignore", under="ignore"):
+        result = GDResult(
+            theta=theta,
+            steps=steps,
+            converged=converged,
+            loss_history=np.ldexp(np.asarray(history, dtype=np.float64), two_e),
+            step=np.ldexp(np.asarray(alpha_last if cg else eta, dtype=np.float64), -two_e),
+            grad_norm=np.ldexp(np.asarray(gnorm, dtype=np.float64), two_e),
+            condition=kappa,
+            method=method,
+            # Unit-free: ‖∇L‖/λ_min⁺ is invariant under the power-of-two rescaling.
+            error_estimate=np.asarray(
+                2.0 * gnorm / low / np.maximum(np.linalg.norm(theta, axis=-1), 1e-300),
+                dtype=np.float64,
+            ),
         )
+    if strict and not result.all_converged:
+        relative = gnorm / np.where(g0 > 0.0, g0, 1.0)
+        raise ConvergenceError(_budget_message(method, max_steps, rtol, relative, kappa, active))
     return result
+
+
+def _budget_message(
+    method: Method,
+    max_steps: int,
+    rtol: float,
+    relative: FloatArray,
+    kappa: FloatArray,
+    failed: np.ndarray,
+) -> str:
+    """What a run that exhausted its budget reached, and what it would need."""
+    worst = float(np.max(np.where(failed, relative, 0.0)))
+    k = float(np.max(np.where(failed, kappa, 0.0)))
+    count = int(np.sum(failed))
+    where = f" ({count} of {failed.size} problems)" if failed.ndim else ""
+    gd_need = estimated_steps(k, rtol, "gd")
+    cg_need = estimated_steps(k, rtol, "cg")
+    need = gd_need if method == "gd" else cg_need
+    advice = "pass method='cg' (same limit, ~sqrt(kappa) steps), " if method == "gd" else ""
+    near = (
+        f"; kappa > {_NEAR_SINGULAR_KAPPA:.0e}: X is numerically near rank-deficient, so the "
+        "interpolant itself is ill-determined"
+        if k > _NEAR_SINGULAR_KAPPA
+        else ""
+    )
+    return (
+        f"{method} did not converge in max_steps={max_steps}{where}: relative gradient norm "
+        f"reached {worst:.3g} > rtol={rtol:.3g}; kappa = lambda_max/lambda_min+ of X^T X/n = "
+        f"{k:.3g}, at which plain GD needs ~kappa*ln(1/rtol) = {gd_need:.3g} steps and "
+        f"method='cg' ~sqrt(kappa)/2*ln(2 sqrt(kappa)/rtol) = {cg_need:.3g}; {advice}"
+        f"raise max_steps to >= {math.ceil(need):d}, loosen rtol, or pass strict=False{near}"
+    )
+
+
+def _method(method: str) -> Method:
+    if method not in METHODS:
+        raise InputError(f"method must be one of {METHODS}, got {method!r}")
+    return method
+
+
+def _step_for(method: Method, step: float | None) -> float | None:
+    if step is not None and method != "gd":
+        raise InputError(f"step applies to method='gd' only ({method!r} chooses its own steps)")
+    return step
 
 
 def fine_tune(
@@ -158,25 +361,29 @@ def fine_tune(
     y: ArrayLike,
     theta_s: ArrayLike,
     *,
+    method: Method = "gd",
     step: float | None = None,
     rtol: float = DEFAULT_RTOL,
     max_steps: int = DEFAULT_MAX_STEPS,
     strict: bool = True,
 ) -> GDResult:
-    """Fine-tune linear regression by full-batch gradient descent started at θ_S.
+    """Fine-tune linear regression from θ_S by first-order training on L(θ) = (1/2n)‖Xθ − y‖².
 
-    θ_{k+1} = θ_k − η (1/n) Xᵀ(Xθ_k − y), θ_0 = θ_S, for L(θ) = (1/2n)‖Xθ − y‖².
+    ``method="gd"``: θ_{k+1} = θ_k − η (1/n) Xᵀ(Xθ_k − y), θ_0 = θ_S (the theorem's
+    algorithm). ``method="cg"``: conjugate gradients from θ_S, same limit θ_FT in ≈ √κ
+    instead of ≈ κ steps (module docstring: when to choose which).
 
-    Parameters: X (n, d); y (n,); theta_s (d,); ``step`` η (default 1/λ_max(XᵀX/n); must be
-    below 2/λ_max(XᵀX/n)); ``rtol``: stop when ‖∇L‖ ≤ rtol·‖∇L(θ_S)‖ (or the rounding
-    floor); ``max_steps``; ``strict``: raise :class:`ConvergenceError` if the budget runs
-    out (otherwise return with ``converged`` False).
-    Returns a :class:`GDResult` with ``theta`` of shape (d,).
+    Parameters: X (n, d); y (n,); theta_s (d,); ``step`` η for ``"gd"`` only (default
+    1/λ_max(XᵀX/n); must be below 2/λ_max(XᵀX/n)); ``rtol``: stop when
+    ‖∇L‖ ≤ rtol·‖∇L(θ_S)‖ (or the rounding floor); ``max_steps``; ``strict``: raise
+    :class:`ConvergenceError` if the budget runs out (otherwise return with ``converged``
+    False). Returns a :class:`GDResult` with ``theta`` of shape (d,).
     """
+    meth = _method(method)
     Xa, ya = checks.design_and_labels(X, y)
     ts = checks.as_vector(theta_s, "theta_s", Xa.shape[1])
     r, m = checks.rtol_and_budget(rtol, max_steps)
-    return _gradient_descent(Xa, ya, ts, step, r, m, strict)
+    return _train(Xa, ya, ts, meth, _step_for(meth, step), r, m, strict)
 
 
 def fine_tune_many(
@@ -184,6 +391,7 @@ def fine_tune_many(
     y: ArrayLike,
     theta_s: ArrayLike,
     *,
+    method: Method = "gd",
     step: float | None = None,
     rtol: float = DEFAULT_RTOL,
     max_steps: int = DEFAULT_MAX_STEPS,
@@ -192,9 +400,11 @@ def fine_tune_many(
     """:func:`fine_tune` on a stack of independent problems, vectorised.
 
     X (batch, n, d), y (batch, n), theta_s (d,) shared or (batch, d). Each problem gets its
-    own default step and is frozen as soon as it meets its own tolerance, so its result
-    does not depend on the others.
+    own scale, default step (``"gd"``) or line-search steps and conjugate directions
+    (``"cg"``), and is frozen as soon as it meets its own tolerance, so its result does
+    not depend on the others.
     """
+    meth = _method(method)
     Xa = checks.as_float_array(X, "X", 3)
     ya = checks.as_float_array(y, "y", 2)
     if ya.shape != Xa.shape[:2]:
@@ -207,18 +417,30 @@ def fine_tune_many(
     if not np.all(np.isfinite(ts)):
         raise InputError("theta_s must contain only finite numbers")
     r, m = checks.rtol_and_budget(rtol, max_steps)
-    return _gradient_descent(Xa, ya, ts, step, r, m, strict)
+    return _train(Xa, ya, ts, meth, _step_for(meth, step), r, m, strict)
 
 
 def quadratic_risk(
     theta: ArrayLike, theta_t: ArrayLike, cov: ArrayLike | None = None
 ) -> FloatArray:
-    """(θ − θ_T)ᵀΣ(θ − θ_T) for θ of shape (d,) or (batch, d): the excess population risk."""
-    th = np.asarray(theta, dtype=np.float64)
+    """(θ − θ_T)ᵀΣ(θ − θ_T) for θ of shape (d,) or (batch, d): the excess population risk.
+
+    Σ defaults to the identity. Inputs are validated with :mod:`finetune_theory.checks`
+    (finite; θ 1- or 2-dimensional; θ_T and Σ of matching size; Σ symmetric PSD); a risk
+    that overflows float64 for finite inputs raises :class:`InputError` about the scale.
+    """
+    th = checks.as_float_array(theta, "theta", 2 if np.ndim(theta) == 2 else 1)
     tt = checks.as_vector(theta_t, "theta_t", th.shape[-1])
     diff = th - tt
     sig = np.eye(tt.shape[0]) if cov is None else checks.as_cov(cov, tt.shape[0])
-    return np.asarray(np.einsum("...i,ij,...j->...", diff, sig, diff), dtype=np.float64)
+    with np.errstate(over="ignore", invalid="ignore"):
+        risk = np.asarray(np.einsum("...i,ij,...j->...", diff, sig, diff), dtype=np.float64)
+    if not np.all(np.isfinite(risk)):
+        raise InputError(
+            "theta, theta_t and cov are finite but (theta - theta_t)^T cov (theta - theta_t) "
+            "overflows float64; rescale them"
+        )
+    return risk
 
 
 @dataclass(frozen=True)

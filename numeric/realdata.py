@@ -16,9 +16,11 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from finetune_theory import checks
 from finetune_theory.checks import FloatArray
+from finetune_theory.errors import InputError
 
-__all__ = ["DigitsTasks", "load_digit_tasks"]
+__all__ = ["NON_CONSTANT_PIXELS", "DigitsTasks", "load_digit_tasks"]
 
 
 @dataclass(frozen=True)
@@ -26,8 +28,9 @@ class DigitsTasks:
     """Standardised pixels and one linear teacher per digit.
 
     ``X``: (1797, d) pixels with zero-variance columns removed, centred and scaled to unit
-    variance (61 columns), then projected on the leading principal directions (d = 30 by
-    default); ``labels``: (10, 1797) centred indicators 1{digit = c} − P(digit = c);
+    variance (61 columns), then, if ``components`` is given, projected on the leading
+    principal directions (d = components); ``labels``: (10, 1797) centred indicators
+    1{digit = c} − P(digit = c);
     ``teachers``: (10, d) least-squares fits θ_c of ``labels[c]`` on X; ``noise_var``: (10,)
     residual variances mean((labels[c] − Xθ_c)²), the label noise σ² each task has around its
     linear teacher; ``cov``: XᵀX/N, the empirical covariance of the inputs.
@@ -40,13 +43,29 @@ class DigitsTasks:
     cov: FloatArray
 
 
+#: Pixels of the 8×8 digits whose value varies over the 1797 images.
+NON_CONSTANT_PIXELS = 61
+
+
 def load_digit_tasks(components: int | None = 30) -> DigitsTasks:
     """Load the digits and build the ten tasks (see :class:`DigitsTasks`).
 
     ``components``: keep the coordinates of the standardised pixels along their leading
-    principal directions (default 30, covariance condition number ≈ 16; all 61 have ≈ 150,
-    which makes gradient descent to interpolation very slow at n ≈ d/2). None keeps all.
+    ``components`` principal directions (an integer in 1 … 61; default 30 for backward
+    compatibility, covariance condition number ≈ 16). ``None`` (or 61) keeps all 61
+    standardised pixels (condition number ≈ 150; ``None`` leaves them unrotated, 61 rotates
+    them to principal coordinates — the same tasks in another basis). Small subsets of
+    the rows of the full X are badly conditioned (κ(XXᵀ) up to ~1e3 at n = 20 images and
+    ~2e4 at n = 40, where plain GD needs ~κ·ln(1/rtol) steps), so train on it with
+    ``numeric.linear.fine_tune_many(..., method="cg")``.
     """
+    if components is not None:
+        components = checks.positive_int(components, "components")
+        if components > NON_CONSTANT_PIXELS:
+            raise InputError(
+                f"components must be at most {NON_CONSTANT_PIXELS} (the non-constant "
+                f"pixels), got {components}"
+            )
     try:
         from sklearn.datasets import load_digits
     except ImportError as exc:

@@ -197,3 +197,215 @@ def test_synthetic_teacher_family() -> None:
     assert np.allclose(nd.synthetic_teacher(ts, 1.5, 0.0, 1), 1.5 * ts)
     tt = nd.synthetic_teacher(ts, 0.0, 1.0, 1)
     assert 0.3 < np.linalg.norm(tt) < 2.0
+
+
+# --------------------------------------------------------------------------------------
+# Accelerated training (method="cg"), scale robustness and input validation
+# --------------------------------------------------------------------------------------
+
+EPS = np.finfo(np.float64).eps
+#: The trainer's gradient rounding floor (numeric.linear): 64·eps·(λ_max‖θ‖ + ‖Xᵀy‖/n).
+FLOOR_FACTOR = 64.0
+
+
+def _l1_error_bound(X: np.ndarray, y: np.ndarray, theta_ft: np.ndarray, e0: float) -> float:
+    """Error model of a run stopped by the rule ‖∇L‖ ≤ max(rtol·‖∇L(θ_S)‖, floor).
+
+    Row-space error ≤ ‖∇L‖/λ_min ≤ κ·(rtol·‖e₀‖ + 64·eps·(‖θ‖ + ‖Xᵀy‖/(n·λ_max))), κ from
+    the singular values computed here (not the trainer's); plus the reference's own rounding,
+    lstsq ≈ κ(X)·eps·‖θ_FT‖·min(n, d) (backward-stable solve, dimension factor).
+    """
+    n = X.shape[0]
+    sv = np.linalg.svd(X, compute_uv=False)
+    kappa = float((sv[0] / sv[-1]) ** 2)
+    lam_max = float(sv[0] ** 2 / n)
+    floor = FLOOR_FACTOR * EPS * (np.linalg.norm(theta_ft) + np.linalg.norm(X.T @ y) / n / lam_max)
+    lstsq = float(np.sqrt(kappa)) * EPS * min(X.shape) * float(np.linalg.norm(theta_ft))
+    return float(kappa * (nl.DEFAULT_RTOL * e0 + floor) + lstsq)
+
+
+def _near_square(seed: int, d: int, n: int, cond: float) -> tuple[np.ndarray, ...]:
+    rng = np.random.default_rng(seed)
+    cov = nd.cov_from_spectrum(nd.spectrum("power-law", d, cond), rng)
+    X = nd.sample_inputs(n, d, rng, cov=cov)
+    return X, rng.standard_normal(n), rng.standard_normal(d)
+
+
+def _lstsq_limit(X: np.ndarray, y: np.ndarray, ts: np.ndarray) -> np.ndarray:
+    correction, *_ = np.linalg.lstsq(X, y - X @ ts, rcond=None)
+    return np.asarray(ts + correction)
+
+
+def test_cg_reaches_the_interpolant_at_n_over_d_099_and_condition_100() -> None:
+    X, y, ts = _near_square(0, 100, 99, 100.0)
+    want = _lstsq_limit(X, y, ts)
+    e0 = float(np.linalg.norm(want - ts))
+    run = nl.fine_tune(X, y, ts, method="cg")
+    assert run.all_converged and run.method == "cg"
+    # The point of the method: plain GD at this κ would need far more than its budget.
+    kappa = float(run.condition)
+    assert nl.estimated_steps(kappa, nl.DEFAULT_RTOL, "gd") > nl.DEFAULT_MAX_STEPS
+    assert int(run.steps) <= nl.estimated_steps(kappa, nl.DEFAULT_RTOL, "cg")
+    assert np.linalg.norm(run.theta - want) <= _l1_error_bound(X, y, want, e0)
+
+
+@pytest.mark.parametrize("method", nl.METHODS)
+def test_overdetermined_limit_is_least_squares(method: nl.Method) -> None:
+    X, y, ts = _problem(5, 60, 10)
+    want = _lstsq_limit(X, y, ts)
+    run = nl.fine_tune(X, y, ts, method=method)
+    assert np.linalg.norm(run.theta - want) <= GD_RTOL * np.linalg.norm(want)
+
+
+#: Null-space drift allowance per step and unit of ‖θ_S‖ + ‖θ − θ_S‖: every update is a
+#: combination of computed gradients rᵀX/n, whose rounding leaves the row space by
+#: ≤ n·eps relative (a length-n dot product), accumulated linearly over the steps, plus the
+#: projection's own ≈ d·eps.
+def _null_space_atol(steps: int, n: int, d: int, scale: float) -> float:
+    return (steps * n + d) * EPS * scale
+
+
+@given(seed=st.integers(0, 2**32 - 1), d=st.integers(2, 40), data=st.data())
+def test_cg_iterates_stay_in_theta_s_plus_row_space(seed: int, d: int, data: st.DataObject) -> None:
+    n = data.draw(st.integers(1, d))
+    X, y, ts = _problem(seed, n, d)
+    run = nl.fine_tune(X, y, ts, method="cg", max_steps=10 * d, strict=False)
+    q, _ = np.linalg.qr(X.T)  # orthonormal basis of the row space
+    drift = np.linalg.norm((run.theta - ts) - q @ (q.T @ (run.theta - ts)))
+    scale = float(np.linalg.norm(ts) + np.linalg.norm(run.theta - ts))
+    assert drift <= _null_space_atol(int(run.steps), n, d, scale)
+
+
+def test_cg_batched_run_equals_single_runs_and_freezes_each_problem() -> None:
+    rng = np.random.default_rng(3)
+    Xs = nd.sample_inputs(30, 31, rng, batch=5)  # n/d ≈ 0.97: κ(XXᵀ) ~ 1e3–1e4
+    ys = rng.standard_normal((5, 30))
+    ts = rng.standard_normal(31)
+    ys[2] = Xs[2] @ ts  # already interpolating: frozen at step 0 while the others run
+    many = nl.fine_tune_many(Xs, ys, ts, method="cg")
+    assert many.steps[2] == 0 and np.array_equal(many.theta[2], ts)
+    assert many.loss_history.shape == (int(many.steps.max()) + 1, 5)
+    for i in range(5):
+        one = nl.fine_tune(Xs[i], ys[i], ts, method="cg")
+        # Same arithmetic per problem (each its own scale, steps and directions).
+        assert one.steps == many.steps[i]
+        assert np.allclose(one.theta, many.theta[i], rtol=1e-13, atol=1e-13)
+        assert float(one.condition) == pytest.approx(float(many.condition[i]), rel=1e-12)
+
+
+def test_gd_budget_message_says_how_far_it_got_and_what_is_needed() -> None:
+    X, y, ts = _near_square(1, 60, 59, 10.0)
+    with pytest.raises(ConvergenceError) as info:
+        nl.fine_tune(X, y, ts, max_steps=500)
+    msg = str(info.value)
+    assert "gd did not converge in max_steps=500" in msg
+    assert "relative gradient norm reached" in msg
+    assert "kappa" in msg and "plain GD needs" in msg
+    assert "pass method='cg'" in msg
+    unconverged = nl.fine_tune(X, y, ts, max_steps=500, strict=False)
+    reached = float(unconverged.grad_norm / np.linalg.norm(nl.loss_gradient(X, y, ts)[1]))
+    assert f"reached {reached:.3g}" in msg
+    assert not unconverged.all_converged
+
+
+def test_cg_budget_message_reports_its_own_estimate() -> None:
+    rng = np.random.default_rng(2)
+    Xs = nd.sample_inputs(40, 41, rng, batch=3)
+    ys = rng.standard_normal((3, 40))
+    with pytest.raises(ConvergenceError, match=r"cg did not converge in max_steps=5 \(3 of 3") as e:
+        nl.fine_tune_many(Xs, ys, np.zeros(41), method="cg", max_steps=5)
+    assert "method='cg' ~sqrt(kappa)" in str(e.value)
+    assert "pass method='cg'" not in str(e.value)
+
+
+@pytest.mark.parametrize("method", nl.METHODS)
+@pytest.mark.parametrize("scale", [1e200, 1e154, 1e-200, 2.0**-1000])
+def test_huge_and_tiny_input_scales_give_the_honest_limit(method: nl.Method, scale: float) -> None:
+    # θ_FT is invariant under (X, y) → (cX, cy); before the power-of-two rescaling these
+    # runs stopped after 0 steps "converged" at θ_S (huge) or hit λ_max = 0 (tiny).
+    X, y, ts = _problem(8, 6, 14)
+    want = _lstsq_limit(X, y, ts)
+    run = nl.fine_tune(X * scale, y * scale, ts, method=method)
+    assert run.all_converged and int(run.steps) > 0
+    e0 = float(np.linalg.norm(want - ts))
+    # Scaling by a non-power-of-two c rounds X and y once: relative perturbation eps,
+    # amplified by κ(X) in the interpolant; allow it on top of the stopping-rule model.
+    perturb = 4.0 * EPS * float(np.linalg.cond(X)) * float(np.linalg.norm(want))
+    assert np.linalg.norm(run.theta - want) <= _l1_error_bound(X, y, want, e0) + perturb
+
+
+def test_scale_that_cannot_be_represented_is_an_input_error() -> None:
+    X, y, ts = _problem(8, 6, 14)
+    with pytest.raises(InputError, match="y is too large relative to X"):
+        nl.fine_tune(X * 1e-300, y * 1e10, ts)
+    with pytest.raises(InputError, match="overflows float64"):
+        nl.fine_tune(X, y, ts * 1e300)
+    with pytest.raises(InputError, match=r"overflows float64 \(max\|X\| = "):
+        nl.loss_gradient(X * 1e200, y, ts)
+    value, grad = nl.loss_gradient(X * 1e-200, y, ts)  # tiny but representable: no NaN
+    assert np.isfinite(value) and np.all(np.isfinite(grad))
+    with pytest.raises(InputError, match="overflows float64"):
+        nl.quadratic_risk(ts * 1e200, np.zeros(14))
+
+
+@pytest.mark.parametrize("name", ["X", "y", "theta"])
+def test_loss_gradient_names_the_non_finite_input(name: str) -> None:
+    X, y, ts = _problem(9, 4, 7)
+    args = {"X": X.copy(), "y": y.copy(), "theta": ts.copy()}
+    args[name].flat[1] = np.nan
+    with pytest.raises(InputError, match=f"^{name} must contain only finite"):
+        nl.loss_gradient(args["X"], args["y"], args["theta"])
+
+
+@pytest.mark.parametrize(
+    ("call", "match"),
+    [
+        (lambda: nl.loss_gradient(np.ones((2, 3)), np.ones(3), np.ones(3)), "y must have shape"),
+        (lambda: nl.loss_gradient(np.ones((2, 3)), np.ones(2), np.ones(2)), "theta must have"),
+        (lambda: nl.quadratic_risk([1.0, np.nan], [0.0, 0.0]), "theta must contain only finite"),
+        (lambda: nl.quadratic_risk(np.ones(2), np.ones(3)), "theta_t must have length 2"),
+        (lambda: nl.quadratic_risk(np.ones(2), np.ones(2), -np.eye(2)), "positive semi-definite"),
+        (
+            lambda: nl.fine_tune(np.ones((2, 3)), np.ones(2), np.ones(3), method="adam"),  # type: ignore[arg-type]
+            "method must be one of",
+        ),
+        (
+            lambda: nl.fine_tune(np.ones((2, 3)), np.ones(2), np.ones(3), method="cg", step=0.1),
+            "step applies to method='gd' only",
+        ),
+    ],
+)
+def test_validation_names_the_parameter(call: object, match: str) -> None:
+    with pytest.raises(InputError, match=match):
+        call()  # type: ignore[operator]
+
+
+def test_gd_default_path_is_unchanged_plain_gradient_descent() -> None:
+    # method="gd" is the theorem's algorithm: k steps of θ − η∇L with η = 1/λ_max.
+    X, y, ts = _problem(10, 5, 12)
+    run = nl.fine_tune(X, y, ts, rtol=np.finfo(float).tiny, max_steps=7, strict=False)
+    eta = X.shape[0] / np.linalg.norm(X, 2) ** 2
+    theta = ts.copy()
+    for _ in range(7):
+        theta = theta - eta * X.T @ (X @ theta - y) / X.shape[0]
+    assert run.method == "gd" and int(run.steps) == 7
+    assert float(run.step) == pytest.approx(eta, rel=1e-14)
+    assert np.allclose(run.theta, theta, rtol=1e-13, atol=1e-13)
+
+
+@pytest.mark.parametrize("method", ["gd", "cg"])
+def test_error_estimate_bounds_the_actual_error(method: str) -> None:
+    """The a-posteriori bound 2‖∇L‖/(λ_min⁺‖θ‖) holds against the lstsq limit (and is not
+    vacuous: within 1e3 of it or at rounding level), for n < d and n > d, 20 seeds."""
+    for seed in range(20):
+        rng = np.random.default_rng(seed)
+        n, d = (12, 20) if seed % 2 else (30, 10)
+        X = rng.standard_normal((n, d)) * np.exp(rng.uniform(-1, 1, d))
+        y = rng.standard_normal(n)
+        ts = rng.standard_normal(d)
+        run = nl.fine_tune(X, y, ts, method=method, rtol=1e-9)  # type: ignore[arg-type]
+        want = ts + np.linalg.lstsq(X, y - X @ ts, rcond=None)[0]
+        err = float(np.linalg.norm(run.theta - want) / np.linalg.norm(run.theta))
+        bound = float(run.error_estimate)
+        assert err <= bound + 1e-13, (seed, err, bound)
+        assert bound <= max(1e3 * err, 1e-9), (seed, err, bound)

@@ -13,8 +13,11 @@ import json
 import math
 from pathlib import Path
 
+import numpy as np
 import pytest
 
+from finetune_theory import InputError
+from numeric.realdata import NON_CONSTANT_PIXELS, load_digit_tasks
 from verify.figures import all_figures, plot, write_numbers
 
 MC_Z = 5.0  # Monte Carlo: false-alarm probability 6e-7 per comparison for a normal mean
@@ -54,6 +57,26 @@ def test_realistic(tmp_path: Path) -> None:
         if k.startswith(("pearson", "spearman"))
     )
     assert s["max_rel_gap_trained_vs_l4"] >= 0.0
+    # L1 holds for any design, real pixels included: every trained model is θ_FT up to the
+    # stopping rule's error model κ·(rtol·‖θ_FT − θ_S‖ + rounding) (the figure's bound).
+    assert s["max_L1_error_over_bound"] <= 1.0
+    # All 61 pixels: subsets of real images are ill-conditioned, the reason for method="cg".
+    assert s["max_condition_XXt"] > 100.0
+
+
+def test_digit_tasks_components_are_backward_compatible() -> None:
+    default, every, rotated = load_digit_tasks(), load_digit_tasks(None), load_digit_tasks(61)
+    assert default.X.shape == (1797, 30)
+    assert every.X.shape == rotated.X.shape == (1797, NON_CONSTANT_PIXELS)
+    # 61 principal coordinates are the 61 pixels in another orthonormal basis: the same
+    # least-squares teachers' predictions (lstsq rounding ≈ κ(X)·eps, κ(X) ≈ 12; 1e-10).
+    assert np.allclose(
+        every.X @ every.teachers.T, rotated.X @ rotated.teachers.T, rtol=0, atol=1e-10
+    )
+    assert np.allclose(every.noise_var, rotated.noise_var, rtol=1e-10)
+    for bad in (0, 62, 2.5):
+        with pytest.raises(InputError, match="components must"):
+            load_digit_tasks(bad)  # type: ignore[arg-type]
 
 
 def test_freezing(tmp_path: Path) -> None:

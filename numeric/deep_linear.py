@@ -15,16 +15,26 @@ products only; no d × d product is ever formed.
 
 Solvers.
 * ``"gd"``: W_j ← W_j − η ∂L/∂W_j. Lands O(η) away from the gradient-flow limit.
-* ``"flow"``: classical fixed-step RK4 on all layer matrices (error O(h⁴)), with the step
-  h = ``flow_cfl`` / λ̂ re-evaluated every step from an upper estimate λ̂ of the loss
-  curvature in the layer parameters (see :func:`_local_stiffness`; at balanced weights it is
-  N‖w‖^{2−2/N}λ_max(XᵀX/n)). RK4 is stable for hλ < 2.78.
+* ``"flow"`` (default integrator "auto"): adaptive gradient flow. Rank-one chains (the
+  balanced weights of :func:`balanced_weights`) lie on an invariant set of the flow — it is
+  the embedded flow of a width-one chain (:func:`reduce_rank_one`, :func:`embed`) — which
+  is integrated in the row-space coordinates of X (state size rank(X) + N − 1) by DOP853
+  (explicit, 8th order, embedded error control) or, when κ(XXᵀ) > STIFF_KAPPA, by Radau
+  IIA (implicit, order 5, analytic Jacobian −∇²L). Other weights: DOP853 on all layer
+  matrices. Stopping rule: the Newton-step distance ‖X⁺(Xw − y)‖/‖w‖ ≤ TOL_STOP·tol.
+  Reported ``error_estimate`` ≈ ‖w − w_flow(∞)‖/‖w‖ from a second run at a looser
+  integrator tolerance. Default ``tol`` 1e-10 relative.
+* ``integrator="rk4"`` (or passing ``flow_cfl``/``fixed_step``): classical RK4 on all layer
+  matrices (error O(h⁴)), with h = ``flow_cfl``/λ̂ re-evaluated every step from an upper
+  estimate λ̂ of the curvature in the layer parameters (legacy :func:`_local_stiffness`, at
+  balanced weights N‖w‖^{2−2/N}λ_max(XᵀX/n), or the tighter :func:`_curvature_bound`).
+  RK4 is stable for hλ < 2.78.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Literal
 
@@ -34,29 +44,62 @@ from numpy.typing import ArrayLike
 from finetune_theory import checks
 from finetune_theory.checks import FloatArray
 from finetune_theory.errors import ConvergenceError, InputError
+from numeric import _deep_flow as _flow
 from numeric.data import RngLike, as_generator, random_unit_vector, sample_inputs
 
 __all__ = [
+    "ChainEmbedding",
+    "Curvature",
     "DeepResult",
+    "Integrator",
     "Solver",
     "balanced_weights",
+    "embed",
     "end_to_end",
     "fine_tune",
     "imbalance",
     "layer_gradients",
     "pretrain",
     "random_weights",
+    "rank_one_residual",
+    "reduce_rank_one",
     "require_balanced",
     "uniform_widths",
     "validate_weights",
 ]
 
 Solver = Literal["gd", "flow"]
+Integrator = Literal["auto", "dop853", "radau", "rk4"]
+Curvature = Literal["legacy", "bound"]
 Weights = tuple[FloatArray, ...]
 
 #: Default relative gradient tolerance: stop when ‖∇L(w)‖ ≤ rtol·‖∇L(w_0)‖. The remaining
 #: error in w is ≲ κ(XXᵀ)·rtol relative, far below the RK4 error (~1e-9) at the default step.
 DEFAULT_RTOL = 1e-10
+#: Default target accuracy ‖w − w_flow(∞)‖/‖w‖ of the adaptive flow.
+DEFAULT_TOL = 1e-10
+#: Integrator local tolerance as a fraction of ``tol``. The flow contracts towards its limit,
+#: so accepted local errors do not pile up; but an explicit method at its stability limit
+#: holds the state ~7·rtol (relative, measured) off equilibrium, so rtol must sit well under
+#: the stopping distance TOL_STOP·tol: 0.003·tol gives that floor at 0.02·tol.
+TOL_INTEGRATOR = 0.003
+#: Stop when the Newton distance ‖X⁺(Xw − y)‖/‖w‖ ≤ TOL_STOP·tol: the remaining motion of w
+#: is of the order of that distance (row-space part exactly, null-space part through the
+#: balance law), and the flow converges exponentially, so 0.1 costs only log(10)/rate.
+TOL_STOP = 0.1
+#: The stopping distance is never below NOISE_FLOOR × the integrator rtol: an explicit
+#: method at its stability limit holds the state ~7·rtol off equilibrium (measured), so a
+#: smaller target would stall (this binds for tol < 1e-12, and for the coarse second run).
+NOISE_FLOOR = 30.0
+#: The error estimate's second run uses an integrator tolerance ERROR_RATIO× looser: its
+#: difference from the first run ≈ the coarse run's error ≥ the fine run's error.
+ERROR_RATIO = 10.0
+#: κ(XXᵀ) above which "auto" uses the implicit Radau method on the reduced chain: explicit
+#: methods need ≳ κ steps (stability), Radau a number nearly independent of κ.
+STIFF_KAPPA = 1e3
+#: Relative residual below which weights count as a rank-one chain (rounding of a balanced
+#: factorisation is ~1e-16; the reduced flow then differs from the full one by ~that much).
+RANK_ONE_RTOL = 1e-12
 DEFAULT_MAX_STEPS = 1_000_000
 #: RK4 step as a fraction of 1/λ̂; 0.5 keeps hλ well inside RK4's stability interval and
 #: makes the O(h⁴) error of the limit ~1e-10 relative on the project's benchmark problems.
@@ -75,7 +118,11 @@ class DeepResult:
     ``weights``: final layer matrices; ``end_to_end``: w = (W_N ⋯ W_1)ᵀ (d,); ``steps``;
     ``converged``; ``loss_history`` (L at every step, length steps + 1); ``solver``;
     ``step``: η for GD or the last h for the flow; ``time``: elapsed training time
-    t = Σ steps (η·steps for GD), in the units of the gradient flow.
+    t = Σ steps (η·steps for GD), in the units of the gradient flow;
+    ``error_estimate``: estimated ‖w − w_flow(∞)‖/‖w‖ of the adaptive flow (nan for GD,
+    RK4, or estimate_error=False; without the distance term when stopped by max_time);
+    ``method``: the path that ran ("reduced/dop853", "reduced/radau", "full/dop853",
+    "full/rk4 (legacy curvature)", "gd", …); ``evaluations``: gradient evaluations.
     """
 
     weights: Weights
@@ -86,6 +133,9 @@ class DeepResult:
     solver: str
     step: float
     time: float
+    error_estimate: float = math.nan
+    method: str = ""
+    evaluations: int = 0
 
 
 def validate_weights(weights: Sequence[ArrayLike], d: int | None = None) -> Weights:
@@ -287,6 +337,156 @@ def _local_stiffness(ws: Weights, gnorm: float, mu_max: float) -> float:
     return max(total, 1e-300)
 
 
+def _curvature_bound(
+    ws: Weights,
+    X: FloatArray,
+    y: FloatArray,
+    mu_max: float,
+    xw1_0: float,
+    w1_0: FloatArray,
+) -> float:
+    """A rigorous, tighter upper bound λ̄ ≥ λ_max(∇²L) in the layer parameters, without SVDs.
+
+    ∇²L[Δ, Δ] = ‖Σ̂^{1/2}J Δ‖² + gᵀ∇²w[Δ, Δ] with Σ̂ = XᵀX/n, g = ∇L(w). With the exact row
+    norms ‖a_j‖ = ‖W_N⋯W_{j+1}‖ and column norms ‖h_{j−1}‖ = ‖W_{j−1}⋯W_1 g‖ of one pass:
+    Gauss–Newton part ≤ Σ_j ‖a_j‖²c_j² with c_1² = λ_max(Σ̂) and
+    c_j² = ‖XW_1ᵀ‖²/n·Π_{1<i<j}‖W_i‖_F² (j > 1), where ‖XW_1ᵀ‖_F ≤ ‖XW_1(0)ᵀ‖_F +
+    ‖X‖₂‖W_1 − W_1(0)‖_F (triangle inequality from the one-off value at the start);
+    second-order part ≤ max_j Σ_{k≠j} C_jk, C_jk = ‖a_k‖‖h_{j−1}‖Π_{j<i<k}‖W_i‖_F (j < k),
+    the row-sum bound of the quadratic form in (‖Δ_j‖_F). Both are equalities in direction
+    for rank-one layers except for the sums: at balanced rank-one weights the first part is
+    ‖w‖^{2−2/N}(λ_max(Σ̂) + (N−1)θ̂ᵀΣ̂θ̂) instead of the legacy N‖w‖^{2−2/N}λ_max(Σ̂).
+    """
+    depth = len(ws)
+    rows = _backward_rows(ws)
+    n = X.shape[0]
+    g = X.T @ (X @ rows[0] - y) / n
+    hs = [g]
+    for W in ws[:-1]:
+        hs.append(W @ hs[-1])
+    a = np.array([float(np.linalg.norm(rows[j + 1])) for j in range(depth)])
+    h = np.array([float(np.linalg.norm(v)) for v in hs])
+    fro = np.array([float(np.linalg.norm(W)) for W in ws])
+    xw1 = xw1_0 + math.sqrt(n * mu_max) * float(np.linalg.norm(ws[0] - w1_0))
+    c_sq = np.empty(depth)
+    c_sq[0] = mu_max
+    run = xw1 * xw1 / n
+    for j in range(1, depth):
+        c_sq[j] = run
+        run *= fro[j] ** 2
+    total = float(np.sum(a * a * c_sq))
+    if depth > 1:
+        C = np.zeros((depth, depth))
+        for j in range(depth):
+            mid = 1.0
+            for k in range(j + 1, depth):
+                C[j, k] = C[k, j] = a[k] * h[j] * mid
+                mid *= fro[k]
+        total += float(np.max(np.sum(C, axis=1)))
+    return max(total, 1e-300)
+
+
+def _rank_one_residual_and_chain(
+    ws: Weights,
+) -> tuple[float, FloatArray, FloatArray, tuple[FloatArray, ...]]:
+    """(max_j ‖W_j − v_jv_jᵀW_j‖_F/‖W_j‖_F, u, σ_2..σ_N, (v_1, …, v_{N−1})) — see reduce_rank_one.
+
+    Walks down from W_N: v_{N−1} = W_Nᵀ/‖W_N‖, σ_N = ‖W_N‖; then r = v_jᵀW_j, σ_j = ‖r‖,
+    v_{j−1} = r/σ_j; finally u = v_1ᵀW_1. A zero layer gives residual inf.
+    """
+    depth = len(ws)
+    if depth == 1:
+        return 0.0, ws[0][0].copy(), np.zeros(0), ()
+    top = ws[-1][0]
+    s = float(np.linalg.norm(top))
+    if s == 0.0:
+        return math.inf, top, np.zeros(0), ()
+    sigmas = [s]
+    vecs = [top / s]
+    worst = 0.0
+    u = top
+    for j in range(depth - 2, -1, -1):
+        W = ws[j]
+        left = vecs[-1]
+        r = left @ W
+        scale = float(np.linalg.norm(W))
+        if scale == 0.0:
+            return math.inf, top, np.zeros(0), ()
+        worst = max(worst, float(np.linalg.norm(W - np.outer(left, r))) / scale)
+        if j == 0:
+            u = r
+        else:
+            s = float(np.linalg.norm(r))
+            if s == 0.0:
+                return math.inf, top, np.zeros(0), ()
+            sigmas.append(s)
+            vecs.append(r / s)
+    return worst, np.asarray(u, dtype=np.float64), np.array(sigmas[::-1]), tuple(vecs[::-1])
+
+
+def rank_one_residual(weights: Sequence[ArrayLike]) -> float:
+    """How far the chain is from the invariant rank-one set of :func:`reduce_rank_one`.
+
+    max_j ‖W_j − v_jv_jᵀW_j‖_F/‖W_j‖_F with the singular vectors v_j propagated down from
+    W_N (see :func:`reduce_rank_one`); 0 for depth 1, inf when a layer maps its incoming
+    direction to 0. Balanced weights of :func:`balanced_weights` give ~1e-16.
+    """
+    return _rank_one_residual_and_chain(validate_weights(weights))[0]
+
+
+@dataclass(frozen=True)
+class ChainEmbedding:
+    """The fixed unit vectors (v_1, …, v_{N−1}), v_j ∈ R^{d_j}, of a rank-one chain (v_N = [1])."""
+
+    vectors: tuple[FloatArray, ...]
+
+
+def reduce_rank_one(
+    weights: Sequence[ArrayLike], rtol: float = RANK_ONE_RTOL
+) -> tuple[Weights, ChainEmbedding]:
+    """Write rank-one weights as the embedding of a width-one chain (the flow's invariant set).
+
+    Weights W_1 = v_1uᵀ, W_j = σ_jv_jv_{j−1}ᵀ (1 < j ≤ N, v_N = [1], unit v_j) are returned as
+    the width-one chain (uᵀ (1, d), [[σ_2]], …, [[σ_N]]) and the embedding (v_1, …, v_{N−1}).
+    Gradient flow (and GD) on all layers stays on this set — every layer gradient is
+    tangent to it and the embedding is an isometry — so it *is* the flow of the width-one
+    chain, embedded; :func:`embed` maps back. Convention: σ_j ≥ 0 at reduction, signs and
+    the direction live in u. Raises InputError when some layer is not rank one with the
+    propagated singular vector to relative ``rtol`` (see :func:`rank_one_residual`).
+    """
+    ws = validate_weights(weights)
+    tol = checks.nonnegative(rtol, "rtol")
+    res, u, sigmas, vecs = _rank_one_residual_and_chain(ws)
+    if not res <= tol:
+        raise InputError(
+            f"weights are not a rank-one chain: relative residual {res:.3g} > rtol={tol:.3g} "
+            "(need W_1 = v_1 u^T and W_j = sigma_j v_j v_(j-1)^T with consistent unit v_j)"
+        )
+    reduced = (
+        np.asarray(u[None, :], dtype=np.float64),
+        *(np.array([[float(s)]]) for s in sigmas),
+    )
+    return reduced, ChainEmbedding(vecs)
+
+
+def embed(reduced: Sequence[ArrayLike], embedding: ChainEmbedding) -> Weights:
+    """Full weights W_1 = v_1uᵀ, W_j = σ_jv_jv_{j−1}ᵀ, W_N = σ_Nv_{N−1}ᵀ of a width-one chain."""
+    rs = validate_weights(reduced)
+    vecs = embedding.vectors
+    if len(vecs) != len(rs) - 1 or any(W.shape[0] != 1 for W in rs):
+        raise InputError(
+            f"reduced must be a width-one chain of depth {len(vecs) + 1} matching the embedding"
+        )
+    u = rs[0][0]
+    if len(rs) == 1:
+        return (np.array(rs[0], dtype=np.float64, copy=True),)
+    out = [np.outer(vecs[0], u)]
+    for j in range(1, len(rs)):
+        left = vecs[j] if j < len(vecs) else np.ones(1)
+        out.append(float(rs[j][0, 0]) * np.outer(left, vecs[j - 1]))
+    return tuple(np.asarray(W, dtype=np.float64) for W in out)
+
+
 def fine_tune(
     weights: Sequence[ArrayLike],
     X: ArrayLike,
@@ -298,27 +498,57 @@ def fine_tune(
     require_balance: bool = False,
     rtol: float = DEFAULT_RTOL,
     max_steps: int = DEFAULT_MAX_STEPS,
-    flow_cfl: float = DEFAULT_FLOW_CFL,
+    flow_cfl: float | None = None,
     max_time: float | None = None,
     fixed_step: bool = False,
     strict: bool = True,
+    integrator: Integrator = "auto",
+    tol: float = DEFAULT_TOL,
+    reduce: bool | None = None,
+    estimate_error: bool = True,
+    max_evals: int | None = None,
+    max_seconds: float | None = None,
+    curvature: Curvature | None = None,
 ) -> DeepResult:
     """Fine-tune every trainable layer on L = (1/2n)‖X(W_N ⋯ W_1)ᵀ − y‖².
 
     Parameters: ``weights`` (W_1, …, W_N) pretrained matrices; X (n, d); y (n,);
-    ``solver`` "flow" (RK4 gradient flow, default) or "gd"; ``step`` the GD step η (default
+    ``solver`` "flow" (gradient flow, default) or "gd"; ``step`` the GD step η (default
     ¼ of the local stability limit 2/λ̂ at the start; a larger step than 2/λ̂ is rejected);
     ``trainable`` one bool per layer (False freezes it; default all trainable);
     ``require_balance`` raise if the weights are not balanced (D3's hypothesis);
-    ``rtol``: stop when ‖∇L(w)‖ ≤ rtol·‖∇L(w_0)‖ (with frozen layers, when the gradient
-    of the trainable layers has shrunk by rtol: ∇L(w) need not vanish then);
-    ``max_steps``; ``flow_cfl`` the RK4 step as a fraction of 1/λ̂; ``max_time``: stop at
-    this gradient-flow time t (the last step is shortened to land on it; a requested stop,
-    not a failure); ``fixed_step``: keep the flow's first step h = flow_cfl/λ̂(start) (made
-    to divide ``max_time`` evenly) for the whole run — clean convergence-order studies;
-    stability is then the caller's responsibility; ``strict``: raise
-    ConvergenceError when the step budget runs out before the tolerance is met.
-    Divergence (a non-finite loss or one 1e6 times its start) raises ConvergenceError.
+    ``rtol``: GD/RK4 stop when ‖∇L(w)‖ ≤ rtol·‖∇L(w_0)‖ (with frozen layers, when the
+    gradient of the trainable layers has shrunk by rtol: ∇L(w) need not vanish then — the
+    adaptive flow uses this rule too with frozen layers; otherwise it uses ``tol``);
+    ``max_steps`` (GD/RK4 steps or adaptive integrator steps); ``max_time``: stop at this
+    gradient-flow time t (a requested stop, not a failure); ``strict``: raise
+    ConvergenceError when a budget runs out before the tolerance is met (else return with
+    ``converged=False``). Divergence raises ConvergenceError.
+
+    Flow integrators (``integrator``):
+    * "auto" (default): adaptive. Rank-one chains (balanced weights, ``reduce`` None/True)
+      are integrated as the width-one chain (:func:`reduce_rank_one`) in the row-space
+      coordinates of X; "radau" (implicit, analytic Jacobian = −∇²L) when κ(XXᵀ) >
+      STIFF_KAPPA, else "dop853" (explicit 8th order, embedded error control). Otherwise
+      (``reduce=False`` or weights not rank one) "dop853" on all full layer matrices.
+    * "dop853" / "radau": that adaptive method (radau only on the reduced chain).
+    * "rk4": the classical fixed-step RK4 with h = ``flow_cfl``/λ̂ (default flow_cfl
+      DEFAULT_FLOW_CFL). Passing ``flow_cfl`` or ``fixed_step=True`` selects "rk4".
+      ``fixed_step`` keeps the first step (made to divide ``max_time`` evenly).
+
+    Adaptive accuracy: ``tol`` is the target ‖w − w_flow(∞)‖/‖w‖. Local error control
+    rtol = TOL_INTEGRATOR·tol; stop when the Newton-step distance ‖X⁺(Xw − y)‖/‖w‖ (one thin
+    SVD of X up front) ≤ TOL_STOP·tol and the gradient rule holds. ``estimate_error``:
+    re-run at ERROR_RATIO× looser integrator tolerance and report
+    ``error_estimate`` = ‖w − w_coarse‖/‖w‖ + distance (nan when not estimated, and for
+    GD/RK4). Budgets: ``max_steps``, ``max_evals`` (gradient evaluations),
+    ``max_seconds`` (wall clock) — exhausting one raises ConvergenceError with the
+    distance reached and the estimated remaining time/steps.
+
+    ``curvature``: λ̂ for the GD/RK4 step: "legacy" (:func:`_local_stiffness`, the default
+    for GD and whenever ``flow_cfl``/``fixed_step`` is passed, so existing step sizes keep
+    their meaning) or "bound" (:func:`_curvature_bound`, rigorous and ~5× tighter; default
+    for ``integrator="rk4"`` without ``flow_cfl``).
     """
     Xa, ya = checks.design_and_labels(X, y)
     ws = validate_weights(weights, Xa.shape[1])
@@ -330,14 +560,270 @@ def fine_tune(
         raise InputError("trainable must leave at least one layer trainable")
     if require_balance:
         require_balanced(ws)
-    tol = checks.positive(rtol, "rtol")
+    rt = checks.positive(rtol, "rtol")
     budget = checks.positive_int(max_steps, "max_steps", minimum=0)
-    cfl = checks.positive(flow_cfl, "flow_cfl")
     horizon = math.inf if max_time is None else checks.positive(max_time, "max_time")
-    if solver == "flow" and cfl > 2.5:
+    if integrator not in ("auto", "dop853", "radau", "rk4"):
         raise InputError(
-            f"flow_cfl must be < 2.5 (RK4 is unstable beyond h*lambda ~ 2.78), got {cfl}"
+            f"integrator must be 'auto', 'dop853', 'radau' or 'rk4', got {integrator!r}"
         )
+    if curvature not in (None, "legacy", "bound"):
+        raise InputError(f"curvature must be 'legacy' or 'bound', got {curvature!r}")
+    if solver not in ("gd", "flow"):
+        raise InputError(f"solver must be 'gd' or 'flow', got {solver!r}")
+    explicit_rk4 = flow_cfl is not None or fixed_step
+    if explicit_rk4 and integrator in ("dop853", "radau"):
+        raise InputError(f"flow_cfl and fixed_step apply to integrator='rk4', not {integrator!r}")
+    if solver == "flow" and step is not None:
+        raise InputError("step applies to solver='gd'; the flow chooses h from flow_cfl")
+    if solver == "flow" and (explicit_rk4 or integrator == "rk4"):
+        cfl = checks.positive(DEFAULT_FLOW_CFL if flow_cfl is None else flow_cfl, "flow_cfl")
+        if cfl > 2.5:
+            raise InputError(
+                f"flow_cfl must be < 2.5 (RK4 is unstable beyond h*lambda ~ 2.78), got {cfl}"
+            )
+        rule: Curvature = curvature or ("legacy" if explicit_rk4 else "bound")
+        return _stepped(
+            ws, Xa, ya, mask, "flow", None, rt, budget, cfl, horizon, fixed_step, strict, rule
+        )
+    if solver == "gd":
+        return _stepped(
+            ws,
+            Xa,
+            ya,
+            mask,
+            "gd",
+            step,
+            rt,
+            budget,
+            DEFAULT_FLOW_CFL,
+            horizon,
+            False,
+            strict,
+            curvature or "legacy",
+        )
+    return _adaptive(
+        ws,
+        Xa,
+        ya,
+        mask,
+        integrator,
+        checks.positive(tol, "tol"),
+        rt,
+        budget,
+        horizon,
+        strict,
+        reduce,
+        estimate_error,
+        max_evals,
+        max_seconds,
+    )
+
+
+def _grad_floor(Xa: FloatArray, ya: FloatArray, w: FloatArray, mu_max: float) -> float:
+    """Rounding floor of ‖∇L(w)‖: 64ε(λ_max(Σ̂)‖w‖ + ‖Xᵀy‖/n)."""
+    return float(
+        64.0
+        * np.finfo(np.float64).eps
+        * (mu_max * float(np.linalg.norm(w)) + float(np.linalg.norm(Xa.T @ ya)) / Xa.shape[0])
+    )
+
+
+def _adaptive(
+    ws: Weights,
+    Xa: FloatArray,
+    ya: FloatArray,
+    mask: list[bool],
+    integrator: str,
+    tol: float,
+    rt: float,
+    budget: int,
+    horizon: float,
+    strict: bool,
+    reduce: bool | None,
+    estimate_error: bool,
+    max_evals: int | None,
+    max_seconds: float | None,
+) -> DeepResult:
+    """The adaptive flow path of :func:`fine_tune` (reduced chain or full matrices)."""
+    depth = len(ws)
+    if max_evals is not None:
+        max_evals = checks.positive_int(max_evals, "max_evals")
+    if max_seconds is not None:
+        max_seconds = checks.positive(max_seconds, "max_seconds")
+    w0 = end_to_end(ws)
+    if float(np.linalg.norm(w0)) == 0.0 and depth > 1:
+        raise InputError(
+            "the end-to-end vector of weights is 0: a saddle point, training cannot start"
+        )
+    if not np.any(Xa):
+        raise InputError("X must not be all zeros (the loss is flat)")
+    design = _flow.Design.of(Xa, ya)
+    n = Xa.shape[0]
+    mu_max = float(design.S[0] ** 2 / n)
+    chain: tuple[FloatArray, FloatArray, tuple[FloatArray, ...]] | None = None
+    if reduce is not False:
+        res, u, sigmas, vecs = _rank_one_residual_and_chain(ws)
+        if res <= RANK_ONE_RTOL:
+            chain = (u, sigmas, vecs)
+        elif reduce:
+            raise InputError(
+                f"reduce=True needs a rank-one chain: relative residual {res:.3g} > "
+                f"{RANK_ONE_RTOL:.3g} (see reduce_rank_one); pass reduce=None or False"
+            )
+    kappa = design.kappa
+    if integrator == "auto":
+        method = "radau" if chain is not None and kappa > STIFF_KAPPA else "dop853"
+    else:
+        method = integrator
+    if method == "radau" and chain is None:
+        raise InputError(
+            "integrator='radau' needs the reduced rank-one chain (its Jacobian is small); "
+            "the weights are not rank one or reduce=False"
+        )
+    grad_floor = _grad_floor(Xa, ya, w0, mu_max)
+    eps = float(np.finfo(np.float64).eps)
+
+    def make() -> _flow.System:
+        if chain is not None:
+            return _flow.ReducedSystem(chain[0], chain[1], design, mask)
+        return _flow.FullSystem(ws, Xa, ya, mask, design, _factored_pass)
+
+    def floor(system: _flow.System) -> Callable[[FloatArray], float]:
+        if isinstance(system, _flow.ReducedSystem):
+            red = system
+
+            def reduced_floor(z: FloatArray) -> float:
+                wn, _, _, _ = red.monitor(z)
+                return 64.0 * eps * (wn + float(np.linalg.norm(red.ystar))) / max(wn, 1e-300)
+
+            return reduced_floor
+        s_ratio = float(design.S[0] / design.S[-1])
+
+        def full_floor(z: FloatArray) -> float:
+            return 64.0 * eps * s_ratio * depth
+
+        return full_floor
+
+    def run(int_rtol: float) -> tuple[_flow.System, _flow.Run]:
+        system = make()
+        effective = max(int_rtol, 100.0 * eps)  # scipy's floor on rtol
+        return system, _flow.integrate(
+            system,
+            method,
+            int_rtol=effective,
+            stop_distance=max(TOL_STOP * tol, NOISE_FLOOR * effective),
+            grad_rtol=rt,
+            grad_floor=grad_floor,
+            max_steps=budget,
+            max_evals=max_evals,
+            max_seconds=max_seconds,
+            horizon=horizon,
+            distance_floor=floor(system),
+            stall_accept=TOL_STOP,
+            curvature=system.curvature()
+            if isinstance(system, _flow.ReducedSystem)
+            else _local_stiffness(ws, float(np.linalg.norm(Xa.T @ (Xa @ w0 - ya))) / n, mu_max),
+        )
+
+    system, fine = run(TOL_INTEGRATOR * tol)
+    path = "reduced" if chain is not None else "full"
+    label = f"{path}/{method}"
+    if not fine.converged and not fine.finished:
+        message = _failure_message(label, fine, tol, kappa, chain is not None)
+        if strict:
+            raise ConvergenceError(message)
+    final = _final_weights(system, fine.z, chain)
+    w = end_to_end(final)
+    error = math.nan
+    if estimate_error and (fine.converged or fine.finished):
+        _, coarse = run(TOL_INTEGRATOR * tol * ERROR_RATIO)
+        coarse_w = _final_end_to_end(make(), coarse.z, chain)
+        wn = max(float(np.linalg.norm(w)), 1e-300)
+        error = float(np.linalg.norm(w - coarse_w)) / wn
+        if all(mask) and not fine.finished:
+            error += fine.distance
+    return DeepResult(
+        weights=final,
+        end_to_end=w,
+        steps=fine.steps,
+        converged=bool(fine.converged),
+        loss_history=np.asarray(fine.losses, dtype=np.float64),
+        solver="flow",
+        step=fine.last_h,
+        time=fine.t,
+        error_estimate=error,
+        method=label,
+        evaluations=fine.evals,
+    )
+
+
+def _final_weights(
+    system: _flow.System,
+    z: FloatArray,
+    chain: tuple[FloatArray, FloatArray, tuple[FloatArray, ...]] | None,
+) -> Weights:
+    if isinstance(system, _flow.ReducedSystem) and chain is not None:
+        u, sg = system.chain(z)
+        reduced = (u[None, :], *(np.array([[float(s)]]) for s in sg))
+        return embed(reduced, ChainEmbedding(chain[2]))
+    assert isinstance(system, _flow.FullSystem)
+    return tuple(np.array(W, dtype=np.float64, copy=True) for W in system.weights(z))
+
+
+def _final_end_to_end(
+    system: _flow.System,
+    z: FloatArray,
+    chain: tuple[FloatArray, FloatArray, tuple[FloatArray, ...]] | None,
+) -> FloatArray:
+    if isinstance(system, _flow.ReducedSystem):
+        return system.end_to_end(z)
+    return end_to_end(_final_weights(system, z, chain))
+
+
+def _failure_message(label: str, run: _flow.Run, tol: float, kappa: float, reduced: bool) -> str:
+    """What the budget bought, and what converging would need."""
+    msg = (
+        f"flow ({label}) did not converge {run.reason}; reached flow time t = {run.t:.3g} in "
+        f"{run.steps} steps / {run.evals} gradient evaluations / {run.seconds:.3g} s with "
+        f"relative gradient {run.rel_grad:.3g} and estimated remaining distance "
+        f"|X^+(Xw - y)|/|w| = {run.distance:.3g} (target {TOL_STOP * tol:.3g})"
+    )
+    if math.isfinite(run.rate) and run.rate > 0 and run.distance > 0 and run.t > 0:
+        more_t = math.log(max(run.distance / (TOL_STOP * tol), 1.0)) / run.rate
+        per_t = run.steps / run.t
+        more_steps = more_t * max(per_t, 1.0 / max(run.last_h, 1e-300))
+        more_s = more_steps * run.seconds / max(run.steps, 1)
+        msg += (
+            f"; at the observed decay rate {run.rate:.3g}/unit time it needs flow time "
+            f"~{more_t:.3g} more, ~{more_steps:.3g} more steps (~{more_s:.3g} s)"
+        )
+    if "dop853" in label and kappa > 100.0:
+        msg += f"; the problem is stiff (kappa(XX^T) = {kappa:.3g}): " + (
+            "pass integrator='radau'"
+            if reduced
+            else "rank-one (balanced) weights would allow the reduced stiff integrator"
+        )
+    return msg + "; raise the budget or pass strict=False"
+
+
+def _stepped(
+    ws: Weights,
+    Xa: FloatArray,
+    ya: FloatArray,
+    mask: list[bool],
+    solver: Solver,
+    step: float | None,
+    tol: float,
+    budget: int,
+    cfl: float,
+    horizon: float,
+    fixed_step: bool,
+    strict: bool,
+    rule: Curvature,
+) -> DeepResult:
+    """GD or fixed-rule RK4 (the original solvers of :func:`fine_tune`)."""
+    depth = len(ws)
     mu_max = _curvature(Xa)
     if mu_max == 0.0:
         raise InputError("X must not be all zeros (the loss is flat)")
@@ -348,8 +834,17 @@ def fine_tune(
         raise InputError(
             "the end-to-end vector of weights is 0: a saddle point, training cannot start"
         )
+    w1_0 = ws[0].copy()
+    xw1_0 = float(np.linalg.norm(Xa @ ws[0].T)) if rule == "bound" else 0.0
+
+    def lam(weights: Weights, gn: float) -> float:
+        if rule == "bound":
+            return _curvature_bound(weights, Xa, ya, mu_max, xw1_0, w1_0)
+        return _local_stiffness(weights, gn, mu_max)
+
     g0 = float(np.linalg.norm(g))
-    lam0 = _local_stiffness(ws, g0, mu_max)
+    lam0 = lam(ws, g0)
+    eta = 0.0
     if solver == "gd":
         eta = DEFAULT_GD_FRACTION * 2.0 / lam0 if step is None else checks.positive(step, "step")
         if eta >= 2.0 / lam0:
@@ -357,16 +852,8 @@ def fine_tune(
                 f"step must be below the local stability limit 2/lambda_hat = {2.0 / lam0:.6g} "
                 f"(lambda_hat estimates the loss curvature at the start), got {eta!r}"
             )
-    elif solver != "flow":
-        raise InputError(f"solver must be 'gd' or 'flow', got {solver!r}")
-    elif step is not None:
-        raise InputError("step applies to solver='gd'; the flow chooses h from flow_cfl")
 
-    floor = (
-        64.0
-        * np.finfo(np.float64).eps
-        * (mu_max * float(np.linalg.norm(w)) + float(np.linalg.norm(Xa.T @ ya)) / Xa.shape[0])
-    )
+    floor = _grad_floor(Xa, ya, w, mu_max)
     # Fixed steps: h = flow_cfl/λ̂(start), shortened so that max_time is a whole number of steps.
     fixed_h = cfl / lam0
     if fixed_step and math.isfinite(horizon):
@@ -388,7 +875,7 @@ def fine_tune(
                 if f is not None:
                     W -= h * np.outer(f[0], f[1])
         else:
-            base = fixed_h if fixed_step else cfl / _local_stiffness(ws, gnorm, mu_max)
+            base = fixed_h if fixed_step else cfl / lam(ws, gnorm)
             h = min(base, horizon - elapsed)
             _rk4_step(ws, grads, Xa, ya, mask, h)
         elapsed += h
@@ -417,6 +904,9 @@ def fine_tune(
         solver=solver,
         step=float(eta if solver == "gd" else h),
         time=elapsed,
+        error_estimate=math.nan,
+        method="gd" if solver == "gd" else f"full/rk4 ({rule} curvature)",
+        evaluations=steps * (1 if solver == "gd" else 4) + 1,
     )
 
 
@@ -458,9 +948,10 @@ def pretrain(
     """Weights obtained by training on a source task from a small random initialisation.
 
     Draws n_source (default 2d) source inputs x ~ N(0, I) with noiseless labels θ_Sᵀx and
-    runs the RK4 gradient flow from i.i.d. N(0, init_scale²/d_{j−1}) weights. Gradient flow
-    conserves W_{j+1}ᵀW_{j+1} − W_jW_jᵀ, so the result is balanced up to the initial
-    imbalance, O(init_scale²): the realistic, approximately balanced pretrained weights.
+    runs the adaptive (DOP853, full-matrix) gradient flow from i.i.d. N(0, init_scale²/d_{j−1})
+    weights. Gradient flow conserves W_{j+1}ᵀW_{j+1} − W_jW_jᵀ, so the result is balanced up
+    to the initial imbalance, O(init_scale²): the realistic, approximately balanced
+    pretrained weights.
     """
     ts = checks.as_vector(theta_s, "theta_s")
     d = ts.shape[0]
@@ -469,6 +960,9 @@ def pretrain(
     m = 2 * d if n_source is None else checks.positive_int(n_source, "n_source")
     Xs = sample_inputs(m, d, gen)
     init = random_weights(ws, init_scale, gen)
-    # From a tiny start the end-to-end vector is ~0; escape the saddle needs many steps.
-    result = fine_tune(init, Xs, Xs @ ts, solver="flow", rtol=rtol, max_steps=max_steps)
+    # From a tiny start the end-to-end vector is ~0; the adaptive full-matrix flow takes long
+    # steps near the saddle and short ones once w moves (no error estimate: not reported).
+    result = fine_tune(
+        init, Xs, Xs @ ts, solver="flow", rtol=rtol, max_steps=max_steps, estimate_error=False
+    )
     return result.weights

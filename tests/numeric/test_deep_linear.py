@@ -226,3 +226,194 @@ def test_divergence_is_reported() -> None:
     limit = 4 * ndl.fine_tune(weights, X, y, solver="gd", max_steps=0, strict=False).step
     with pytest.raises(ConvergenceError, match="diverged"):
         ndl.fine_tune(weights, X, y, solver="gd", step=0.99 * limit)
+
+
+# --------------------------------------------------------------------------------------
+# The invariant rank-one set, the adaptive flow, its error estimate and its failures
+# --------------------------------------------------------------------------------------
+
+#: Reduced vs full-matrix flow: both integrate the same ODE (the full flow restricted to
+#: the rank-one set) with error control at tol; each lands within its error_estimate of the
+#: exact flow, so they agree to the sum of the estimates. Factor 3: the estimate is the
+#: difference to a 10× coarser run, which can undershoot the fine run's error by a small
+#: factor when the two errors partly cancel; 1e-13 absorbs rounding of the SVD coordinates.
+AGREE_FACTOR = 3.0
+AGREE_FLOOR = 1e-13
+#: At a fixed flow time both runs are pure integrator error (no stopping rule): DOP853 at
+#: rtol 3e-13 over t <= 2 with contraction gives ≲ 1e-11 relative; 1e-9 leaves room for the
+#: larger full-matrix state's atol (scaled by its largest entry).
+FIXED_TIME_RTOL = 1e-9
+#: Rank-one-ness the full flow keeps: the exact flow keeps it exactly; DOP853's stages are
+#: combinations of rank-one gradients with the same singular vectors, so the drift is
+#: rounding accumulated over ~1e3 steps (measured ~1e-15).
+RANK_ONE_DRIFT = 1e-12
+#: error_estimate is an upper-ish bound: actual ≤ HONEST_FACTOR × estimate + HONEST_FLOOR
+#: (the reference run at tol 1e-12 stops at ≤ 30 × DOP853's rtol floor 2.2e-14 ≈ 7e-13, so it
+#: is itself ≲ 1e-12 off).
+HONEST_FACTOR = 3.0
+HONEST_FLOOR = 2e-12
+
+
+def _relative(a: np.ndarray, b: np.ndarray) -> float:
+    return float(np.linalg.norm(a - b) / np.linalg.norm(b))
+
+
+@pytest.mark.parametrize(
+    ("depth", "width", "mask"),
+    [
+        (1, 1, None),
+        (2, 4, None),
+        (4, 3, None),
+        (3, 5, [False, True, True]),
+        (3, 5, [True, False, True]),
+    ],
+)
+def test_reduced_flow_matches_the_full_matrix_flow(
+    depth: int, width: int, mask: list[bool] | None
+) -> None:
+    X, y, ts = _task(21 + depth, 3, 6)
+    weights = ndl.balanced_weights(1.7 * ts, ndl.uniform_widths(6, width, depth), 4)
+    red = ndl.fine_tune(weights, X, y, trainable=mask, tol=1e-11)
+    full = ndl.fine_tune(weights, X, y, trainable=mask, tol=1e-11, reduce=False)
+    assert red.method.startswith("reduced/") and full.method == "full/dop853"
+    assert red.converged and full.converged
+    bound = AGREE_FACTOR * (red.error_estimate + full.error_estimate) + AGREE_FLOOR
+    assert _relative(red.end_to_end, full.end_to_end) <= bound
+    for a, b in zip(red.weights, full.weights, strict=True):
+        assert np.linalg.norm(a - b) <= bound * 10 * np.linalg.norm(b)
+    # Along the way, not only at the limit: same state at a fixed flow time.
+    red_t = ndl.fine_tune(weights, X, y, trainable=mask, tol=1e-10, max_time=1.5)
+    full_t = ndl.fine_tune(weights, X, y, trainable=mask, tol=1e-10, max_time=1.5, reduce=False)
+    assert red_t.time == pytest.approx(1.5) and full_t.time == pytest.approx(1.5)
+    assert _relative(red_t.end_to_end, full_t.end_to_end) <= FIXED_TIME_RTOL
+
+
+def test_reduce_and_embed_are_inverse_and_the_full_flow_stays_rank_one() -> None:
+    X, y, ts = _task(31, 4, 7)
+    weights = ndl.balanced_weights(2.0 * ts, [7, 5, 4, 3, 1], 9)
+    assert ndl.rank_one_residual(weights) <= 1e-15
+    reduced, emb = ndl.reduce_rank_one(weights)
+    assert [W.shape for W in reduced] == [(1, 7), (1, 1), (1, 1), (1, 1)]
+    assert np.allclose(ndl.end_to_end(reduced), ndl.end_to_end(weights), rtol=1e-14)
+    for a, b in zip(ndl.embed(reduced, emb), weights, strict=True):
+        assert np.allclose(a, b, rtol=1e-14, atol=1e-15)
+    # The plain full-matrix flow: its limit is still on the rank-one set.
+    full = ndl.fine_tune(weights, X, y, reduce=False)
+    assert ndl.rank_one_residual(full.weights) <= RANK_ONE_DRIFT
+    # ... and training the width-one chain itself, then embedding, is the same flow.
+    chain = ndl.fine_tune(reduced, X, y, reduce=False)
+    embedded = ndl.embed(chain.weights, emb)
+    assert _relative(ndl.end_to_end(embedded), full.end_to_end) <= AGREE_FACTOR * (
+        chain.error_estimate + full.error_estimate
+    )
+    random = ndl.random_weights([7, 5, 1], 1.0, 0)
+    assert ndl.rank_one_residual(random) > 0.1
+    with pytest.raises(InputError, match="not a rank-one chain"):
+        ndl.reduce_rank_one(random)
+    with pytest.raises(InputError, match="reduce=True needs a rank-one chain"):
+        ndl.fine_tune(random, X, y, reduce=True)
+
+
+@pytest.mark.parametrize(
+    ("seed", "depth", "scale", "teacher"),
+    [
+        (0, 2, 1.0, "random"),
+        (1, 3, 1e-3, "random"),
+        (2, 5, 1e3, "random"),
+        (3, 4, 1.0, "opposite"),
+        (4, 1, 1.0, "random"),
+        (5, 8, 1.0, "random"),
+    ],
+)
+def test_error_estimate_is_an_honest_bound(
+    seed: int, depth: int, scale: float, teacher: str
+) -> None:
+    rng = np.random.default_rng(seed)
+    d, n = 12, 5
+    ts = scale * nd.random_unit_vector(d, rng)
+    X = nd.sample_inputs(n, d, rng)
+    tt = -ts if teacher == "opposite" else nd.synthetic_teacher(ts, 1.3, 0.5, rng)
+    weights = ndl.balanced_weights(ts, ndl.uniform_widths(d, 4, depth), rng)
+    run = ndl.fine_tune(weights, X, X @ tt)
+    ref = ndl.fine_tune(weights, X, X @ tt, tol=1e-12, estimate_error=False)
+    assert run.converged and 0 < run.error_estimate <= 1e-9  # the documented default accuracy
+    assert _relative(run.end_to_end, ref.end_to_end) <= HONEST_FACTOR * run.error_estimate + (
+        HONEST_FLOOR
+    )
+
+
+def test_stiff_setting_converges_with_radau() -> None:
+    # n = d − 1 with an anisotropic Σ: κ(XXᵀ) ~ 1e4-1e5, far beyond explicit methods' reach.
+    rng = np.random.default_rng(12)
+    d = 30
+    cov = nd.cov_from_spectrum(nd.spectrum("power-law", d, 30.0), rng)
+    X = nd.sample_inputs(d - 1, d, rng, cov=cov)
+    ts = nd.random_unit_vector(d, rng)
+    y = X @ nd.synthetic_teacher(ts, 1.0, 0.5, rng)
+    weights = ndl.balanced_weights(ts, ndl.uniform_widths(d, 3, 3), rng)
+    run = ndl.fine_tune(weights, X, y)
+    assert run.method == "reduced/radau" and run.converged
+    assert run.error_estimate <= 1e-9
+    assert np.linalg.norm(X @ run.end_to_end - y) <= 1e-8 * np.linalg.norm(y)
+    with pytest.raises(ConvergenceError, match="integrator='radau'"):
+        ndl.fine_tune(weights, X, y, integrator="dop853", max_steps=200)
+
+
+def test_convergence_error_says_how_far_it_got() -> None:
+    X, y, ts = _task(41, 4, 10)
+    weights = ndl.balanced_weights(ts, [10, 4, 4, 1], 41)
+    with pytest.raises(ConvergenceError) as info:
+        ndl.fine_tune(weights, X, y, max_evals=100)
+    text = str(info.value)
+    assert "did not converge in max_evals=100" in text
+    assert "remaining distance" in text and "relative gradient" in text
+    assert "more steps" in text  # the estimate of what converging would need
+    partial = ndl.fine_tune(weights, X, y, max_evals=100, strict=False)
+    assert not partial.converged and np.isnan(partial.error_estimate)
+    with pytest.raises(ConvergenceError, match="max_seconds"):
+        ndl.fine_tune(weights, X, y, max_seconds=1e-9)
+    with pytest.raises(InputError, match="flow_cfl and fixed_step apply"):
+        ndl.fine_tune(weights, X, y, integrator="dop853", flow_cfl=0.5)
+    with pytest.raises(InputError, match="integrator must be"):
+        ndl.fine_tune(weights, X, y, integrator="euler")  # type: ignore[arg-type]
+    with pytest.raises(InputError, match="radau' needs the reduced"):
+        ndl.fine_tune(weights, X, y, integrator="radau", reduce=False)
+
+
+def test_curvature_bound_is_an_upper_bound_and_tighter_than_legacy() -> None:
+    X, y, ts = _task(51, 4, 6)
+    for weights in (
+        ndl.balanced_weights(1.5 * ts, [6, 4, 4, 1], 3),
+        ndl.random_weights([6, 3, 4, 1], 0.9, 3),
+    ):
+        params = np.concatenate([W.ravel() for W in weights])
+        shapes = [W.shape for W in weights]
+
+        def grad(theta: np.ndarray, shapes: list[tuple[int, ...]] = shapes) -> np.ndarray:
+            ws, at = [], 0
+            for s in shapes:
+                size = int(np.prod(s))
+                ws.append(theta[at : at + size].reshape(s))
+                at += size
+            return np.concatenate([g.ravel() for g in ndl.layer_gradients(ws, X, y)[0]])
+
+        h = 1e-6  # central differences of the exact gradient: Hessian error ~1e-10
+        H = np.array(
+            [(grad(params + h * e) - grad(params - h * e)) / (2 * h) for e in np.eye(params.size)]
+        )
+        top = float(np.max(np.abs(np.linalg.eigvalsh(0.5 * (H + H.T)))))
+        mu = float(np.linalg.norm(X, 2) ** 2 / X.shape[0])
+        ws = tuple(weights)
+        bound = ndl._curvature_bound(ws, X, y, mu, float(np.linalg.norm(X @ ws[0].T)), ws[0])
+        g = float(np.linalg.norm(X.T @ (X @ ndl.end_to_end(ws) - y))) / X.shape[0]
+        legacy = ndl._local_stiffness(ws, g, mu)
+        assert top * (1 - 1e-6) <= bound <= legacy
+    run = ndl.fine_tune(*(ndl.balanced_weights(ts, [6, 4, 4, 1], 3), X, y), integrator="rk4")
+    assert run.converged and run.method == "full/rk4 (bound curvature)"
+
+
+def test_pretrain_uses_the_adaptive_full_matrix_flow() -> None:
+    ts = nd.random_unit_vector(5, 3)
+    weights = ndl.pretrain(ts, [5, 4, 4, 1], 2, init_scale=0.1)
+    assert np.allclose(ndl.end_to_end(weights), ts, atol=1e-8)
+    assert ndl.rank_one_residual(weights) > 1e-6  # not rank one: the reduction does not apply

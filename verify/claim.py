@@ -147,6 +147,24 @@ class Claim:
     tags: tuple[str, ...] = field(default=())
     #: Larger settings for profiles with ``large_sizes`` (``thorough``); None = ``strategy``.
     thorough_strategy: st.SearchStrategy[Any] | None = None
+    #: The hypothesis space the strategies search, in words (``--list``, reports): the
+    #: ranges of sizes, spectra, depths, angles... of ``strategy`` (and ``thorough_strategy``).
+    domain: str = ""
+    #: Derived quantities of a setting recorded in the coverage map besides its own fields
+    #: (e.g. n/d, κ(Σ)); must be cheap (no training).
+    describe: Callable[[Any], Mapping[str, float | str]] | None = None
+
+    def coverage_values(self, setting: Any) -> dict[str, float | str]:
+        """The setting's fields (flattened) plus :attr:`describe`'s derived quantities."""
+        from verify.coverage import flatten_setting
+
+        values = flatten_setting(setting)
+        if self.describe is not None:
+            try:
+                values.update(self.describe(setting))
+            except Exception as exc:  # the map must not end a run; the failure is recorded
+                values["describe_error"] = type(exc).__name__
+        return values
 
     def strategy_for(self, large_sizes: bool) -> st.SearchStrategy[Any]:
         """The strategy a profile should search: the larger one when asked and available."""

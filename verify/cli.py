@@ -150,6 +150,8 @@ def _list_claims() -> int:
         print(
             textwrap.indent(textwrap.fill("tolerance: " + claim.tolerance.describe(), 88), "    ")
         )
+        if claim.domain:
+            print(textwrap.indent(textwrap.fill("searched domain: " + claim.domain, 88), "    "))
     return 0
 
 

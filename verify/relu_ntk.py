@@ -31,8 +31,7 @@ import numeric.relu_ntk as nr
 import symbolic.relu_ntk as sr
 from finetune_theory.checks import FloatArray
 from verify.claim import Claim, Curve, Oracle, Outcome, Tolerance
-
-SEEDS = st.integers(min_value=0, max_value=2**32 - 1)
+from verify.strategies import SEEDS, dimensions
 
 # --------------------------------------------------------------------------------------
 # Tolerances, each tied to an error model
@@ -176,7 +175,7 @@ class AngleSetting:
 def angle_settings(draw: st.DrawFn) -> AngleSetting:
     regime = draw(st.sampled_from(REGIMES))
     position = draw(st.floats(0.0, 1.0) if regime == "bulk" else st.floats(1.0, 15.0))
-    return AngleSetting(draw(st.integers(2, 20)), draw(SEEDS), regime, position)
+    return AngleSetting(draw(dimensions(400)), draw(SEEDS), regime, position)
 
 
 _QUAD_DPS = 34
@@ -239,7 +238,10 @@ K1_QUADRATURE = Claim(
     setting_type=AngleSetting,
     strategy=angle_settings(),
     check=check_kernel_quadrature,
-    examples=10,
+    examples=30,
+    domain="d 2-400 (tiered); the angle theta in the bulk [0, pi] or within 1e-1..1e-15 of 0 "
+    "and of pi (u -> +-1)",
+    describe=lambda s: {"theta": s.angle(), "pi - theta": math.pi - s.angle()},
 )
 
 # --------------------------------------------------------------------------------------
@@ -319,15 +321,17 @@ K1_MONTE_CARLO = Claim(
     setting_type=GramSetting,
     strategy=st.builds(
         GramSetting,
-        d=st.integers(2, 16),
-        n=st.integers(3, 24),
+        d=dimensions(400, small=16),
+        n=st.integers(2, 48),
         seed=SEEDS,
         layers=st.sampled_from(["first", "both"]),
         base=st.just(500),
         replicates=st.just(4),
     ),
     check=check_monte_carlo,
-    examples=10,
+    examples=25,
+    domain="d 2-400 (tiered), n 2-48 points on the sphere, first layer or both layers; "
+    "M = 500..32000 draws, 4 replicates each",
 )
 
 
@@ -376,15 +380,17 @@ K1_WIDTH = Claim(
     setting_type=GramSetting,
     strategy=st.builds(
         GramSetting,
-        d=st.integers(2, 16),
-        n=st.integers(3, 24),
+        d=dimensions(400, small=16),
+        n=st.integers(3, 48),
         seed=SEEDS,
         layers=st.sampled_from(["first", "both"]),
         base=st.just(128),
         replicates=st.just(8),
     ),
     check=check_width,
-    examples=12,
+    examples=25,
+    domain="d 2-400 (tiered), n 3-48 points on the sphere, first layer or both layers; "
+    "widths m = 128..8192, 8 replicates each",
 )
 
 # --------------------------------------------------------------------------------------
@@ -432,10 +438,15 @@ K2_NORM = Claim(
     tolerance=KERNEL_NORM,
     setting_type=KernelNormSetting,
     strategy=st.builds(
-        KernelNormSetting, d=st.integers(3, 12), seed=SEEDS, scale=st.floats(0.1, 10.0)
+        KernelNormSetting,
+        d=dimensions(40, min_d=3, small=12),
+        seed=SEEDS,
+        scale=st.floats(1e-3, 1e3).map(lambda v: float(v)),
     ),
     check=check_kernel_norm,
-    examples=15,
+    examples=25,
+    domain="d 3-40 (tiered; the nested samples reach n = 20d = 800 points, whose Gram "
+    "eigendecomposition bounds d), |beta| 1e-3..1e3",
 )
 
 # --------------------------------------------------------------------------------------
@@ -480,10 +491,10 @@ class PredictorSetting:
 
 @st.composite
 def predictor_settings(draw: st.DrawFn) -> PredictorSetting:
-    d = draw(st.integers(5, 12))
+    d = draw(dimensions(16, min_d=3, small=10))
     return PredictorSetting(
         d=d,
-        n=draw(st.integers(3, min(16, 2 * d))),
+        n=draw(st.integers(1, min(24, 2 * d))),
         seed=draw(SEEDS),
         steps=draw(st.sampled_from([0, 0, 5, 20, 60])),
         base_width=128,
@@ -538,7 +549,9 @@ K3_PREDICTOR = Claim(
     setting_type=PredictorSetting,
     strategy=predictor_settings(),
     check=check_predictor,
-    examples=4,
+    examples=25,
+    domain="d 3-16 (tiered), n 1..min(24, 2d) target points, GD to convergence or 5-60 steps; "
+    "widths 128..8192 (pretraining cost m*d*3d per step bounds d)",
 )
 
 
@@ -557,10 +570,10 @@ class DistanceSetting:
 
 @st.composite
 def distance_settings(draw: st.DrawFn) -> DistanceSetting:
-    d = draw(st.integers(5, 12))
+    d = draw(dimensions(24, min_d=3, small=12))
     return DistanceSetting(
         d=d,
-        n=draw(st.integers(3, min(16, 2 * d))),
+        n=draw(st.integers(1, min(24, 2 * d))),
         seed=draw(SEEDS),
         source=draw(st.sampled_from(["pretrained", "init"])),
         width=draw(st.sampled_from([512, 2048])),
@@ -605,7 +618,9 @@ K3_DISTANCE = Claim(
     setting_type=DistanceSetting,
     strategy=distance_settings(),
     check=check_distance,
-    examples=12,
+    examples=25,
+    domain="d 3-24 (tiered), n 1..min(24, 2d), from a pretrained source or the zero-output "
+    "initialisation, widths 512 and 2048, |theta_T| 0.5-2",
 )
 
 SOURCE_DISTANCES = (0.25, 0.5, 1.0, 2.0)
@@ -686,7 +701,7 @@ def source_sweep(
 def source_distance_settings(draw: st.DrawFn) -> SourceDistanceSetting:
     """n ∈ [2d, 3d] target and 8d source samples: the risk of interpolating the residual
     (∝ ‖θ_T − θ_S‖²) then dominates the source network's own misfit already at s = 1/4."""
-    d = draw(st.integers(4, 10))
+    d = draw(dimensions(12, min_d=4, small=8))
     return SourceDistanceSetting(
         d=d,
         n=draw(st.integers(2 * d, 3 * d)),
@@ -721,7 +736,9 @@ K3_SOURCE = Claim(
     setting_type=SourceDistanceSetting,
     strategy=source_distance_settings(),
     check=check_source_distance,
-    examples=3,
+    examples=25,
+    domain="d 4-12 (tiered), n 2d-3d target and 8d source points, width 512, source "
+    "distances 0.25, 0.5, 1, 2 (four transfers per example bound d)",
 )
 
 CLAIMS: tuple[Claim, ...] = (

@@ -9,6 +9,7 @@ matplotlib is installed) are written by :func:`write_report`.
 from __future__ import annotations
 
 import dataclasses
+import itertools
 import json
 import math
 import platform
@@ -90,6 +91,10 @@ class ClaimRecord:
     failing: OutcomeRecord | None
     reproduce: str | None
     ratios: list[float | str] = field(default_factory=list)
+    #: The searched domain in words, and the coverage map of the settings checked
+    #: (:mod:`verify.coverage`).
+    domain: str = ""
+    coverage: dict[str, Any] = field(default_factory=dict)
 
     @property
     def worst_ratio(self) -> float:
@@ -146,7 +151,20 @@ def record_from_result(result: ClaimResult) -> ClaimRecord:
         failing=failing,
         reproduce=result.reproduce_command(),
         ratios=[_finite_or_text(r) for r in result.ratios],
+        domain=claim.domain,
+        coverage=_json_safe(result.coverage),
     )
+
+
+def _json_safe(value: Any) -> Any:
+    """Nested data with non-finite floats written as text (JSON has no inf/nan)."""
+    if isinstance(value, dict):
+        return {k: _json_safe(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_json_safe(v) for v in value]
+    if isinstance(value, float):
+        return _finite_or_text(value)
+    return value
 
 
 def record_from_dict(data: dict[str, Any]) -> ClaimRecord:
@@ -287,6 +305,8 @@ SCHEMA: dict[str, Any] = {
             "seed": int,
             "seconds": float,
             "ratios": list,
+            "domain": str,
+            "coverage": {"examples": int, "fields": dict},
         }
     ],
     "explore": list,
@@ -396,6 +416,9 @@ def _plots(doc: dict[str, Any], out: Path) -> dict[str, str]:
         fig.savefig(out / name, dpi=100)
         plt.close(fig)
         files[claim["name"]] = name
+        cov = _coverage_plot(plt, claim, out)
+        if cov is not None:
+            files[f"coverage:{claim['name']}"] = cov
     for item in doc["explore"]:
         fig, ax = plt.subplots(figsize=(5.2, 3.6))
         x, y = np.asarray(item["x"], float), np.asarray(item["y"], float)
@@ -416,6 +439,60 @@ def _plots(doc: dict[str, Any], out: Path) -> dict[str, str]:
         plt.close(fig)
         files[f"explore:{item['name']}"] = name
     return files
+
+
+def _coverage_lines(claim: dict[str, Any]) -> list[str]:
+    """The claim's searched domain and a table of the sampled range of each setting field."""
+    from verify.coverage import describe_field
+
+    lines: list[str] = []
+    if claim.get("domain"):
+        lines += [f"Searched domain: {claim['domain']}", ""]
+    fields = (claim.get("coverage") or {}).get("fields") or {}
+    if fields:
+        lines += [
+            f"Coverage of the {claim['coverage']['examples']} settings checked "
+            "(histogram: 10 bins from min to max):",
+            "",
+            "| field | sampled range | histogram |",
+            "|---|---|---|",
+        ]
+        for name, info in fields.items():
+            rng, hist = describe_field(info)
+            lines.append(f"| `{name}` | {rng} | {hist} |")
+        lines.append("")
+    return lines
+
+
+def _coverage_plot(plt: Any, claim: dict[str, Any], out: Path) -> str | None:
+    """Small histograms of every numeric setting field (the coverage map), 4 per row."""
+    fields = {
+        k: v
+        for k, v in ((claim.get("coverage") or {}).get("fields") or {}).items()
+        if v.get("kind") == "numeric" and v.get("count")
+    }
+    if not fields:
+        return None
+    cols = min(4, len(fields))
+    rows = math.ceil(len(fields) / cols)
+    fig, axes = plt.subplots(rows, cols, figsize=(2.2 * cols, 1.7 * rows), squeeze=False)
+    for ax in axes.flat[len(fields) :]:
+        ax.axis("off")
+    for ax, (key, info) in zip(axes.flat, fields.items(), strict=False):
+        edges = [float(e) for e in info["edges"]]
+        lefts, widths = edges[:-1], [b - a for a, b in itertools.pairwise(edges)]
+        ax.bar(lefts, info["counts"], width=widths, align="edge", color="#4477aa")
+        if info["scale"] == "log":
+            ax.set_xscale("log")
+        ax.set_title(key, fontsize=7)
+        ax.tick_params(labelsize=6)
+    count = claim["coverage"]["examples"]
+    fig.suptitle(f"{claim['name']}: coverage of {count} settings", fontsize=8)
+    fig.tight_layout()
+    name = f"coverage-{claim['name']}.png"
+    fig.savefig(out / name, dpi=100)
+    plt.close(fig)
+    return name
 
 
 def _markdown(doc: dict[str, Any], figures: dict[str, str]) -> str:
@@ -475,6 +552,9 @@ def _markdown(doc: dict[str, Any], figures: dict[str, str]) -> str:
             lines += [f"Worst setting: `{json.dumps(worst['setting'], sort_keys=True)}`", ""]
         if c["name"] in figures:
             lines += [f"![{c['name']}]({figures[c['name']]})", ""]
+        lines += _coverage_lines(c)
+        if f"coverage:{c['name']}" in figures:
+            lines += [f"![coverage of {c['name']}]({figures['coverage:' + c['name']]})", ""]
     if doc["explore"]:
         lines += ["## Where the theorems stop holding", ""]
         for item in doc["explore"]:

@@ -18,6 +18,7 @@ import hypothesis
 from hypothesis import HealthCheck, Phase, Verbosity, given, settings
 
 from verify.claim import Claim, Outcome, setting_to_json
+from verify.coverage import CoverageMap
 from verify.profiles import Profile
 
 
@@ -40,6 +41,8 @@ class ClaimResult:
     failing_outcome: Outcome | None = None
     ratios: tuple[float, ...] = ()
     profile: str = ""
+    #: :meth:`verify.coverage.CoverageMap.summary` of every setting checked.
+    coverage: dict[str, Any] = field(default_factory=dict)
 
     @property
     def worst_ratio(self) -> float:
@@ -66,9 +69,11 @@ class _Tracker:
     worst_outcome: Outcome | None = None
     failing_setting: Any = None
     failing_outcome: Outcome | None = None
+    coverage: CoverageMap = field(default_factory=CoverageMap)
 
-    def record(self, setting: Any, outcome: Outcome) -> None:
+    def record(self, setting: Any, outcome: Outcome, values: dict[str, Any]) -> None:
         self.examples += 1
+        self.coverage.add(values)
         if len(self.ratios) < MAX_RATIOS:
             self.ratios.append(outcome.ratio)
         if self.worst_outcome is None or not outcome.ratio <= self.worst_outcome.ratio:
@@ -113,7 +118,7 @@ def run_claim(
 
     def body(setting: Any) -> None:
         outcome = evaluate(claim, setting)
-        tracker.record(setting, outcome)
+        tracker.record(setting, outcome, claim.coverage_values(setting))
         if on_example is not None:
             on_example(tracker.examples, outcome)
         if math.isfinite(outcome.ratio):
@@ -160,6 +165,7 @@ def run_claim(
         failing_outcome=tracker.failing_outcome,
         ratios=tuple(tracker.ratios),
         profile=profile.name,
+        coverage=tracker.coverage.summary(),
     )
 
 

@@ -18,10 +18,11 @@ Solvers.
 * ``"flow"`` (default integrator "auto"): adaptive gradient flow. Rank-one chains (the
   balanced weights of :func:`balanced_weights`) lie on an invariant set of the flow — it is
   the embedded flow of a width-one chain (:func:`reduce_rank_one`, :func:`embed`) — which
-  is integrated in the row-space coordinates of X (state size rank(X) + N − 1) by DOP853
-  (explicit, 8th order, embedded error control) or, when κ(XXᵀ) > STIFF_KAPPA, by Radau
-  IIA (implicit, order 5, analytic Jacobian −∇²L). Other weights: DOP853 on all layer
-  matrices. Stopping rule: the Newton-step distance ‖X⁺(Xw − y)‖/‖w‖ ≤ TOL_STOP·tol.
+  is integrated in the row-space coordinates of X (state size rank(X) + N − 1) by
+  DOP853 (explicit, 8th order, embedded error control) or, when N·κ(XXᵀ) > STIFF_KAPPA (or
+  DOP853 stalls), by Radau IIA (implicit, order 5, analytic Jacobian −∇²L). Other weights:
+  DOP853 on all layer matrices. Stopping rule: the Newton-step distance
+  ‖X⁺(Xw − y)‖/‖w‖ ≤ TOL_STOP·tol.
   Reported ``error_estimate`` ≈ ‖w − w_flow(∞)‖/‖w‖ from a second run at a looser
   integrator tolerance. Default ``tol`` 1e-10 relative.
 * ``integrator="rk4"`` (or passing ``flow_cfl``/``fixed_step``): classical RK4 on all layer
@@ -529,7 +530,9 @@ def fine_tune(
     * "auto" (default): adaptive. Rank-one chains (balanced weights, ``reduce`` None/True)
       are integrated as the width-one chain (:func:`reduce_rank_one`) in the row-space
       coordinates of X; "radau" (implicit, analytic Jacobian = −∇²L) when κ(XXᵀ) >
-      STIFF_KAPPA, else "dop853" (explicit 8th order, embedded error control). Otherwise
+      STIFF_KAPPA/N (the chain's Gauss-Newton condition number is up to N·κ), else "dop853"
+      (explicit 8th order, embedded error control; rerun with "radau" if it stalls or runs
+      out of budget). Otherwise
       (``reduce=False`` or weights not rank one) "dop853" on all full layer matrices.
     * "dop853" / "radau": that adaptive method (radau only on the reduced chain).
     * "rk4": the classical fixed-step RK4 with h = ``flow_cfl``/λ̂ (default flow_cfl
@@ -673,7 +676,11 @@ def _adaptive(
             )
     kappa = design.kappa
     if integrator == "auto":
-        method = "radau" if chain is not None and kappa > STIFF_KAPPA else "dop853"
+        # At balanced weights the end-to-end Gauss-Newton matrix is ‖w‖^{2−2/N}(I + (N − 1)ŵŵᵀ)
+        # composed with XᵀX/n: its condition number is up to N·κ(XXᵀ) (found: κ = 842 at
+        # N = 50 stalls DOP853 at its stability limit).
+        stiff = chain is not None and kappa * depth > STIFF_KAPPA
+        method = "radau" if stiff else "dop853"
     else:
         method = integrator
     if method == "radau" and chain is None:
@@ -705,6 +712,12 @@ def _adaptive(
 
         return full_floor
 
+    # Layer entries scale like ‖w‖^{1/N} at balance; ‖w_∞‖ ≥ ‖X⁺y‖ (X⁺y ⟂ (I − P)θ_S), so
+    # the parameters shrink by at most (‖X⁺y‖/‖w_0‖)^{1/N} (no shrink bound when X⁺y = 0).
+    pinv_y = float(np.linalg.norm(design.yt / design.S))
+    w0_norm = float(np.linalg.norm(w0))
+    shrink = min(1.0, (pinv_y / w0_norm) ** (1.0 / depth)) if pinv_y > 0.0 else 1.0
+
     def run(int_rtol: float) -> tuple[_flow.System, _flow.Run]:
         system = make()
         effective = max(int_rtol, 100.0 * eps)  # scipy's floor on rtol
@@ -721,12 +734,19 @@ def _adaptive(
             horizon=horizon,
             distance_floor=floor(system),
             stall_accept=TOL_STOP,
+            shrink=shrink,
             curvature=system.curvature()
             if isinstance(system, _flow.ReducedSystem)
             else _local_stiffness(ws, float(np.linalg.norm(Xa.T @ (Xa @ w0 - ya))) / n, mu_max),
         )
 
     system, fine = run(TOL_INTEGRATOR * tol)
+    explicit = integrator == "auto" and method == "dop853" and chain is not None
+    if explicit and not fine.converged and not fine.finished:
+        # The explicit method stalled or ran out (stiffer than the estimate said): the same
+        # flow with the implicit method, within the same budgets.
+        method = "radau"
+        system, fine = run(TOL_INTEGRATOR * tol)
     path = "reduced" if chain is not None else "full"
     label = f"{path}/{method}"
     if not fine.converged and not fine.finished:

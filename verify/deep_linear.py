@@ -315,6 +315,7 @@ D1_ONE_STEP = Claim(
     strategy=deep_problems(min_depth=2, max_width=200),
     check=check_one_step,
     examples=25,
+    thorough_strategy=deep_problems(min_depth=2, max_width=200, max_d=MAX_D_THOROUGH),
     domain=DEEP_DOMAIN.replace("depth 1-50", "depth 2-50").replace(
         "hidden width 1..d", "hidden width 1..min(d, 200)"
     )
@@ -530,16 +531,26 @@ D3_INVARIANT = Claim(
     oracle=Oracle.TRAINING,
     tolerance=INVARIANT,
     setting_type=DeepProblem,
-    strategy=deep_problems(max_d=16, max_depth=5, max_width=8, max_condition=10.0),
+    strategy=deep_problems(
+        max_d=16,
+        max_depth=5,
+        max_width=8,
+        max_condition=10.0,
+        log_norms=(-1.0, 1.0),
+        max_ratio=0.75,
+    ),
     check=check_invariant_set,
     examples=25,
-    domain="d 2-16, n 1..d-1, depth 1-5, hidden width 1..min(d, 8), kappa(Sigma) 1-10, "
-    "theta_S at any angle to the row space (full-matrix DOP853 on every layer bounds the "
-    "sizes: it is the slow reference path)",
+    domain="d 2-16, n 1..3d/4, depth 1-5, hidden width 1..min(d, 8), kappa(Sigma) 1-10, "
+    "|theta_S| 0.1-10, "
+    "theta_S at any angle to the row space (full-matrix DOP853 on every layer, ~N kappa(XX^T) "
+    "steps, bounds the sizes and n/d: it is the slow reference path)",
     describe=describe_deep,
 )
 
 
+#: Richardson errors at most this fraction of the GD errors: the O(η) term cancelled.
+RICHARDSON_CANCEL = 1e-3
 #: GD errors below this at every step mean GD has no O(η) bias to fit (stopping rule
 #: rtol 1e-13 times κ ≲ 1e-11, plus rounding).
 GD_EXACT = 1e-9
@@ -571,10 +582,18 @@ def check_gd_rate(p: DeepProblem) -> Outcome:
     rich = [relative_error(2 * ends[i + 1] - ends[i], want) for i in range(3)]
     slope_gd = _slope(hs, errs)
     slope_rich = _slope(hs[:3], rich)
+    # Below ~1e-6 the Richardson errors reach the GD runs' own stopping error (amplified 3×
+    # by the combination) and stop falling (found: 1.0e-7, 1.0e-6, 3.7e-7 with GD errors
+    # 6.8e-3 … 8.5e-4). Removing at least RICHARDSON_CANCEL of the O(η) error at every step
+    # is then the evidence that its leading term is exactly linear in η.
+    cancelled = all(r <= RICHARDSON_CANCEL * e for r, e in zip(rich, errs, strict=False))
     return Outcome.combine(
         {
             "GD order 1": (abs(slope_gd - 1.0), SLOPE.bound),
-            "Richardson order below 2": (max(0.0, 2.0 - slope_rich), 0.4),
+            "Richardson order below 2": (
+                0.0 if cancelled else max(0.0, 2.0 - slope_rich),
+                0.4,
+            ),
         },
         1.0,
         slope_gd,
@@ -596,7 +615,9 @@ D3_GD_RATE = Claim(
         "eta/2 .. eta/16 of the default step; error = a eta^p + O(eta^(p+1)) so fitted slopes "
         "deviate by O(eta b/a) (measured over 40 settings: 0.996-1.033 and 1.91-2.31). The "
         "Richardson check is one-sided: when the eta^2 coefficient nearly cancels the eta^3 "
-        "term the fitted slope exceeds 2 (seen up to 2.7), still O(eta^2) or better",
+        "term the fitted slope exceeds 2 (seen up to 2.7), still O(eta^2) or better; and when "
+        "every Richardson error is below 1e-3 of the GD error at the same step (the O(eta) "
+        "term cancelled down to the runs' stopping error, where the slope is noise) it passes",
     ),
     setting_type=DeepProblem,
     strategy=deep_problems(
@@ -667,13 +688,19 @@ D3_PRETRAINED = Claim(
     tolerance=IMBALANCE_LAW,
     setting_type=DeepProblem,
     strategy=deep_problems(
-        min_depth=2, max_depth=3, max_d=10, max_width=6, max_condition=10.0, angles="open"
+        min_depth=2,
+        max_depth=3,
+        max_d=10,
+        max_width=6,
+        max_condition=10.0,
+        angles="open",
+        max_ratio=0.75,
     ),
     check=check_pretrained,
     examples=25,
-    domain="d 2-10, n 1..d-1, depth 2-3, hidden width 1..min(d, 6), kappa(Sigma) 1-10; "
-    "four source pretrainings from small random initialisations per example (full-matrix "
-    "flows escaping the saddle at 0 bound the sizes)",
+    domain="d 2-10, n 1..3d/4, depth 2-3, hidden width 1..min(d, 6), kappa(Sigma) 1-10; "
+    "four source pretrainings from small random initialisations per example and full-matrix "
+    "fine-tuning flows (explicit, ~N kappa(XX^T) steps) bound the sizes and n/d",
     describe=describe_deep,
 )
 
@@ -745,6 +772,7 @@ D4_LIMIT = Claim(
     strategy=deep_problems(angles="open"),
     check=check_depth_limit,
     examples=25,
+    thorough_strategy=deep_problems(angles="open", max_d=MAX_D_THOROUGH),
     domain=DEEP_DOMAIN.replace(
         "depth 1-50", "trained depths 2, 8, 50 (closed form to 2e5)"
     ).replace("1e-12, any, 1-1e-12 or 1 of its norm^2", "1e-3..1-1e-3 of its norm^2")
@@ -773,7 +801,7 @@ def aligned_settings(draw: st.DrawFn, max_d: int = 400) -> AlignedSetting:
     d = draw(dimensions(max_d, min_d=2))
     return AlignedSetting(
         d=d,
-        n=draw(sample_sizes(d)),
+        n=draw(sample_sizes(d, large_ratio=0.9, large_d=40)),
         seed=draw(SEEDS),
         alpha=draw(st.one_of(st.just(1.0), st.floats(0.2, 3.0))),
         width=draw(st.integers(1, d)),
@@ -843,7 +871,10 @@ D5_ALIGNED = Claim(
     strategy=aligned_settings(),
     check=check_aligned,
     examples=25,
-    domain="d 2-400 (tiered), n 1..d-1 isotropic inputs, alpha = 1 or 0.2-3, hidden width "
+    thorough_strategy=aligned_settings(max_d=MAX_D_THOROUGH),
+    domain="d 2-400 (tiered; thorough 1000), n 1..d-1 (<= 0.9d above d = 40: four flows "
+    "to depth 50 per example) isotropic inputs, alpha = 1 or 0.2-3, "
+    "hidden width "
     "1..d, trained depths 1, 2, 8, 50 and the infinite-depth closed form",
     describe=lambda s: {"n/d": s.n / s.d},
 )

@@ -86,8 +86,10 @@ class _Tracker:
 #: Ratios below this share one target score: errors far under their threshold are at the
 #: rounding level, where the last bits vary with memory alignment and BLAS kernels from
 #: process to process; letting them steer Hypothesis' targeted search would make the
-#: explored settings depend on where the claim runs.
-TARGET_FLOOR = 1e-2
+#: explored settings depend on where the claim runs. And an error 10× inside its threshold
+#: is no lead toward a failure: with the wide strategies, climbing such scores spent most of
+#: a quick budget mutating one expensive setting (D5 at d = 187, n = 186: 5 s per example).
+TARGET_FLOOR = 1e-1
 
 
 def target_score(ratio: float) -> float:

@@ -26,6 +26,7 @@ import numeric.deep_linear as ndl
 import symbolic.deep_linear as sdl
 from finetune_theory.checks import FloatArray
 from verify.claim import Claim, Curve, Oracle, Outcome, Tolerance, relative_error
+from verify.linear import spectrum_of
 from verify.strategies import (
     INDEPENDENT,
     MAX_D_THOROUGH,
@@ -265,12 +266,6 @@ def flow_threshold(estimate: float, scale: float, cond: float = 1.0) -> float:
     return FLOW_ESTIMATE.bound * estimate / scale + FLOW_FLOOR + 1e-13 * cond
 
 
-def condition_of(X: FloatArray) -> float:
-    """κ(X) = σ_max/σ_min (nonzero singular values)."""
-    sv = np.linalg.svd(X, compute_uv=False)
-    return float(sv[0] / sv[-1]) if sv[-1] > 0 else math.inf
-
-
 def _nested(value: DeepProblem | dict[str, Any]) -> DeepProblem:
     """A nested problem given as a dataclass or as its JSON dict (reproduce commands)."""
     return value if isinstance(value, DeepProblem) else DeepProblem(**value)
@@ -465,7 +460,7 @@ def check_flow_limit(p: DeepProblem) -> Outcome:
     estimate = run.error_estimate * float(np.linalg.norm(w))
     return Outcome(
         relative_error(w, want),
-        flow_threshold(estimate, scale, condition_of(X)),
+        flow_threshold(estimate, scale, spectrum_of(X)[2]),
         scale,
         float(np.linalg.norm(w)),
         note=f"{run.method}, error estimate {estimate / scale:.2g}, {run.evaluations} evals",

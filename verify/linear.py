@@ -15,6 +15,7 @@ conjugate gradients from θ_S, the same first-order training with the same limit
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -175,12 +176,11 @@ def _scale(p: Problem) -> float:
     return float(np.linalg.norm(p.theta_s))
 
 
-def _spectrum(X: FloatArray) -> tuple[float, float, float]:
-    """(μ_max, μ_min, κ(X)): extreme nonzero eigenvalues of XᵀX/n and X's condition number."""
-    sv = np.linalg.svd(X, compute_uv=False)
-    sv = sv[sv > sv[0] * max(X.shape) * np.finfo(np.float64).eps]
-    n = X.shape[0]
-    return float(sv[0] ** 2 / n), float(sv[-1] ** 2 / n), float(sv[0] / sv[-1])
+def spectrum_of(X: FloatArray) -> tuple[float, float, float]:
+    """(μ_max, μ_min, κ(X)): extreme nonzero eigenvalues of XᵀX/n and X's condition number
+    (the claims' own, independent of the trainers': see :func:`_stack_spectrum`)."""
+    top, low = (float(v) for v in _stack_spectrum(X))
+    return top, low, math.sqrt(top / low)
 
 
 def choose_method(condition: float, rtol: float) -> str:
@@ -205,7 +205,7 @@ def train_arrays(
     X: FloatArray, y: FloatArray, theta_s: FloatArray, rtol: float, prefer_gd: bool
 ) -> tuple[FloatArray, float, str]:
     """:func:`train` on arrays."""
-    mu_max, mu_min, cond = _spectrum(X)
+    mu_max, mu_min, cond = spectrum_of(X)
     if prefer_gd:
         gd_ok = nl.estimated_steps(mu_max / mu_min, rtol, "gd") <= GD_BUDGET
         method = "gd" if gd_ok else "cg"
@@ -358,7 +358,7 @@ def check_noise_average(s: NoiseAverageSetting) -> Outcome:
     rng = np.random.default_rng([s.problem.seed, 1])
     Xs = np.broadcast_to(p.X, (s.draws, *p.X.shape))
     ys = p.X @ p.theta_t + sigma * rng.standard_normal((s.draws, p.X.shape[0]))
-    mu_max, mu_min, _ = _spectrum(p.X)
+    mu_max, mu_min, _ = spectrum_of(p.X)
     method = choose_method(mu_max / mu_min, 1e-10)
     run = nl.fine_tune_many(Xs, ys, p.theta_s, method=method, rtol=1e-10)  # type: ignore[arg-type]
     risks = nl.quadratic_risk(run.theta, p.theta_t, p.cov)

@@ -121,10 +121,3 @@ def place_source(
     null = null / np.linalg.norm(null)
     out = norm * (math.sqrt(fraction) * row + math.sqrt(1.0 - fraction) * null)
     return np.asarray(out, dtype=np.float64)
-
-
-def row_fraction_of(theta: FloatArray, X: FloatArray) -> float:
-    """The fraction of ‖θ‖² in the row space of X (for coverage maps)."""
-    q, _ = np.linalg.qr(X.T)
-    inside = q.T @ theta
-    return float(inside @ inside) / max(float(theta @ theta), 1e-300)

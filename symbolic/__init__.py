@@ -6,10 +6,13 @@
 
 Each module offers ``derive_*`` functions (SymPy objects, with the textbook form beside the
 derived one) and evaluation functions that take NumPy arrays. The most used names are
-re-exported here; see ``docs/notation.md`` for symbol ↔ code name.
+re-exported here; see ``docs/notation.md`` for symbol ↔ code name. Whether each ``derive_*``
+result was derived by SymPy or is a stated answer that SymPy checks is recorded by
+:func:`provenance_of` (and ``.provenance`` on each result; ``docs/theory.md``).
 """
 
 from symbolic import deep_linear, linear, relu_ntk
+from symbolic._provenance import Provenance, provenance_of, provenance_parts
 from symbolic.deep_linear import (
     finetuned_end_to_end,
     frozen_layers_risk_floor,
@@ -27,6 +30,7 @@ from symbolic.linear import (
 from symbolic.relu_ntk import finetuned_predictor, gram, linear_teacher_bound, ntk_gram
 
 __all__ = [
+    "Provenance",
     "asymptotic_risk",
     "deep_linear",
     "excess_risk",
@@ -40,6 +44,8 @@ __all__ = [
     "linear",
     "linear_teacher_bound",
     "ntk_gram",
+    "provenance_of",
+    "provenance_parts",
     "relu_ntk",
     "risk_terms",
     "sample_complexity",

@@ -4,8 +4,9 @@ Network f(x) = W_N ⋯ W_1 x with scalar output, end-to-end vector w = (W_N ⋯ 
 gradient flow on L = (1/2n)‖Xw − y‖² over all layers from balanced weights with end-to-end
 vector θ_S (N = ``depth`` = number of weight matrices; N = 1 is linear regression).
 
-``derive_*`` functions return frozen dataclasses of SymPy objects (cached); evaluation
-functions take NumPy arrays:
+``derive_*`` functions return frozen dataclasses of SymPy objects (cached), each with a
+``.provenance`` saying whether SymPy derived it or checked a stated answer (docs/theory.md);
+evaluation functions take NumPy arrays:
 
 * :func:`end_to_end_velocity` — D1: ẇ = −‖w‖^{2−2/N}(g + (N − 1)ŵŵᵀg).
 * :func:`scale_factor`, :func:`finetuned_end_to_end` — D3/D4:
@@ -38,6 +39,7 @@ from finetune_theory import checks
 from finetune_theory.checks import FloatArray
 from finetune_theory.errors import IllConditionedWarning, InputError
 from symbolic import _symbols as syms
+from symbolic._provenance import Provenance, provenance_of
 
 __all__ = [
     "EndToEndDerivation",
@@ -94,6 +96,11 @@ class EndToEndDerivation:
     balance_drift: tuple[sp.Matrix, ...]
     general_sum: sp.Expr
     prefactor: sp.Expr
+
+    @property
+    def provenance(self) -> Provenance:
+        """Derived or checked, and the source of stated parts (see symbolic.provenance_of)."""
+        return provenance_of("derive_end_to_end_dynamics")
 
 
 def _layer_symbols(widths: list[int]) -> list[sp.Matrix]:
@@ -217,6 +224,11 @@ class ImplicitBiasDerivation:
     limit_equation: sp.Expr
     c_infinity: sp.Expr
     first_order: sp.Expr
+
+    @property
+    def provenance(self) -> Provenance:
+        """Derived or checked, and the source of stated parts (see symbolic.provenance_of)."""
+        return provenance_of("derive_implicit_bias")
 
 
 @cache
@@ -701,6 +713,11 @@ class InfiniteDepthDerivation:
     risk_aligned: sp.Expr
     alignment_gap: sp.Expr
 
+    @property
+    def provenance(self) -> Provenance:
+        """Derived or checked, and the source of stated parts (see symbolic.provenance_of)."""
+        return provenance_of("derive_infinite_depth")
+
 
 @cache
 def derive_infinite_depth() -> InfiniteDepthDerivation:
@@ -742,6 +759,11 @@ class RegularizerDerivation:
     curvature: tuple[sp.Expr, sp.Expr]
     depth_one_residual: sp.Expr
     depth_two: sp.Expr
+
+    @property
+    def provenance(self) -> Provenance:
+        """Derived or checked, and the source of stated parts (see symbolic.provenance_of)."""
+        return provenance_of("derive_regularizer")
 
 
 _R, _T, _P = sp.symbols("r T p", positive=True)  # ‖w‖, ‖θ_S‖, θ̂_Sᵀw (alignment)
@@ -811,6 +833,11 @@ class FrozenLayersDerivation:
     span_residual: sp.Matrix
     optimum: sp.Expr
     floor: sp.Expr
+
+    @property
+    def provenance(self) -> Provenance:
+        """Derived or checked, and the source of stated parts (see symbolic.provenance_of)."""
+        return provenance_of("derive_frozen_layers")
 
 
 @cache

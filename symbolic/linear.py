@@ -5,7 +5,8 @@ Two kinds of public names live here:
 * ``derive_*`` functions return frozen dataclasses of SymPy objects produced by SymPy doing
   the algebra (``solve``, ``rsolve``, ``integrate``, ``limit``), each paired with the
   textbook form so a test can show that they agree. They are cached: the first call does the
-  algebra, later calls are free.
+  algebra, later calls are free. Some of them check a stated answer taken from the literature
+  instead of deriving it; each result's ``.provenance`` says which (docs/theory.md).
 * Evaluation functions (:func:`finetuned_weights`, :func:`excess_risk`,
   :func:`expected_risk_isotropic`, :func:`asymptotic_risk`, ...) take numbers and NumPy
   arrays and return floats/arrays. Scalar closed forms are evaluated by ``_form_*``
@@ -34,6 +35,7 @@ from finetune_theory import checks
 from finetune_theory.checks import FloatArray
 from finetune_theory.errors import InputError
 from symbolic import _symbols as syms
+from symbolic._provenance import Provenance, provenance_of
 
 __all__ = [
     "AsymptoticIsotropic",
@@ -86,6 +88,11 @@ class KKTDerivation:
     solution: sp.Matrix
     textbook: sp.Matrix
 
+    @property
+    def provenance(self) -> Provenance:
+        """Derived or checked, and the source of stated parts (see symbolic.provenance_of)."""
+        return provenance_of("derive_min_distance_interpolant")
+
 
 @cache
 def derive_min_distance_interpolant(n_rows: int = 2, d_cols: int = 3) -> KKTDerivation:
@@ -131,6 +138,11 @@ class MatrixKKTDerivation:
     null_direction_image: sp.MatrixExpr
     cross_term: sp.MatrixExpr
     textbook: sp.MatrixExpr
+
+    @property
+    def provenance(self) -> Provenance:
+        """Derived or checked, and the source of stated parts (see symbolic.provenance_of)."""
+        return provenance_of("derive_min_distance_interpolant_matrix")
 
 
 @cache
@@ -182,6 +194,11 @@ class GradientDescentDerivation:
     transient: sp.Expr
     transient_decay: sp.Expr
     stability: sp.Basic
+
+    @property
+    def provenance(self) -> Provenance:
+        """Derived or checked, and the source of stated parts (see symbolic.provenance_of)."""
+        return provenance_of("derive_gradient_descent")
 
 
 _B = sp.Symbol("b", real=True)
@@ -310,6 +327,11 @@ class RiskDecomposition:
     cross_textbook: sp.MatrixExpr
     variance_textbook: sp.MatrixExpr
     cross_residual: sp.MatrixExpr
+
+    @property
+    def provenance(self) -> Provenance:
+        """Derived or checked, and the source of stated parts (see symbolic.provenance_of)."""
+        return provenance_of("derive_risk_decomposition")
 
 
 def _count(expr: sp.Basic, atom: sp.Basic) -> int:
@@ -464,6 +486,11 @@ class ExpectedRiskDerivation:
     proportional_under: sp.Expr
     proportional_over: sp.Expr
 
+    @property
+    def provenance(self) -> Provenance:
+        """Derived or checked, and the source of stated parts (see symbolic.provenance_of)."""
+        return provenance_of("derive_expected_risk_isotropic")
+
 
 _CHI2_DOF = sp.Symbol("k", positive=True)
 
@@ -563,6 +590,11 @@ class SampleComplexity:
     n_scratch: sp.Expr
     ratio: sp.Expr
 
+    @property
+    def provenance(self) -> Provenance:
+        """Derived or checked, and the source of stated parts (see symbolic.provenance_of)."""
+        return provenance_of("derive_sample_complexity")
+
 
 @cache
 def derive_sample_complexity() -> SampleComplexity:
@@ -620,6 +652,11 @@ class AsymptoticIsotropic:
     bias: sp.Expr
     variance: sp.Expr
 
+    @property
+    def provenance(self) -> Provenance:
+        """Derived or checked, and the source of stated parts (see symbolic.provenance_of)."""
+        return provenance_of("derive_asymptotic_isotropic")
+
 
 def _hmrt_terms(
     c0: sp.Expr, lam: sp.Expr, b_sq: sp.Expr, gamma: sp.Expr
@@ -651,6 +688,8 @@ def derive_two_level_fixed_point() -> tuple[sp.Expr, sp.Expr]:
 
     Returns (equation, c₀) where c₀ is the unique positive root of the quadratic that SymPy
     obtains from 1 − 1/γ = p/(1 + c₀γλ₁) + (1 − p)/(1 + c₀γλ₂), valid for γ > 1.
+    The equation is HMRT's, stated rather than derived: a tuple has no ``.provenance``, so
+    look it up with ``symbolic.provenance_of("derive_two_level_fixed_point")``.
     """
     gam, c0 = syms.gamma, syms.c0
     l1, l2 = sp.symbols("lambda1 lambda2", positive=True)

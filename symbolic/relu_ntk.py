@@ -12,7 +12,8 @@ As in :mod:`symbolic.linear`, two kinds of public names live here:
   of the kernel and the resulting bound yᵀ(H^∞)⁻¹y ≤ 4‖β‖²) and
   :func:`derive_finetuned_predictor` (K3: fine-tuning the linearised network is L1 on the
   NTK features; its gradient-flow and gradient-descent solutions, the distance travelled and
-  the generalisation term).
+  the generalisation term). Each result's ``.provenance`` says whether SymPy derived it or
+  checked a stated answer (docs/theory.md).
 * Evaluation functions take NumPy arrays and return floats/arrays: :func:`gram` (H^∞),
   :func:`nngp_gram`, :func:`ntk_gram` (full two-layer NTK), :func:`finetuned_predictor`,
   :func:`predictor_from_gram`, :func:`distance_travelled`, :func:`kernel_norm_sq`,
@@ -49,6 +50,7 @@ from finetune_theory.checks import FloatArray
 from finetune_theory.errors import InputError
 from symbolic import _symbols as syms
 from symbolic import linear as sl
+from symbolic._provenance import Provenance, provenance_of
 
 __all__ = [
     "GRAM_RCOND",
@@ -127,6 +129,11 @@ class ReluKernelDerivation:
     ntk_entry: sp.Expr
     at_zero_angle: tuple[sp.Expr, sp.Expr]
     at_antipodes: tuple[sp.Expr, sp.Expr]
+
+    @property
+    def provenance(self) -> Provenance:
+        """Derived or checked, and the source of stated parts (see symbolic.provenance_of)."""
+        return provenance_of("derive_relu_kernels")
 
 
 @cache
@@ -403,6 +410,11 @@ class KernelNormDerivation:
     bound: sp.Expr
     textbook: sp.Expr
 
+    @property
+    def provenance(self) -> Provenance:
+        """Derived or checked, and the source of stated parts (see symbolic.provenance_of)."""
+        return provenance_of("derive_linear_teacher_norm")
+
 
 _J = sp.Symbol("j", integer=True, nonnegative=True)
 
@@ -508,6 +520,11 @@ class FinetunedPredictorDerivation:
     generalization_term: sp.Expr
     linear_teacher_bound: sp.Expr
     bound_textbook: sp.Expr
+
+    @property
+    def provenance(self) -> Provenance:
+        """Derived or checked, and the source of stated parts (see symbolic.provenance_of)."""
+        return provenance_of("derive_finetuned_predictor")
 
 
 _Q = sp.Symbol("Q", nonnegative=True)

@@ -80,12 +80,54 @@ def test_batched_run_equals_single_runs() -> None:
         assert np.allclose(one.theta, many.theta[i], rtol=1e-13, atol=1e-13)
 
 
-def test_step_above_stability_limit_is_rejected() -> None:
+def _reference_limit(X: np.ndarray) -> float:
+    """2/λ_max(XᵀX/n) from a symmetric eigensolver: not the trainer's SVD of the rescaled X."""
+    return 2.0 / float(np.linalg.eigvalsh(X.T @ X / X.shape[0])[-1])
+
+
+#: Relative distance from the reference limit at which a step must be accepted (below) or
+#: rejected (above). eigvalsh of XᵀX/n and the trainer's SVD agree to ~10·eps (a symmetric
+#: matrix's top eigenvalue is perfectly conditioned), so 1e-9 cannot misfire, yet a threshold
+#: at any other multiple of 1/λ_max (or a wrong rescaling of the user step) is caught.
+THRESHOLD_MARGIN = 1e-9
+#: "Just above / just below" the limit for the divergence test: the top mode of the error
+#: is multiplied by 1 − η·λ_max = −(1 ± 2·STEP_OFFSET) per step, so STEP_OFFSET_STEPS steps
+#: change it by ≈ exp(±40) — far beyond the 1e10 / 1e-6 thresholds asserted (the other
+#: modes contract faster, by |1 − ηλ_i| ≤ max(0.98, 1 − 1.98/κ) per step, κ ≈ 22 here).
+STEP_OFFSET = 1e-2
+STEP_OFFSET_STEPS = 2_000
+
+
+@pytest.mark.parametrize("scale", [1.0, 3.0e100, 3.0e-100])
+def test_step_above_stability_limit_is_rejected(scale: float) -> None:
+    # Scales that are not powers of two check the trainer's conversion of the user step
+    # between the caller's units and its rescaled problem.
     X, y, ts = _problem(3, 5, 10)
-    limit = 2.0 * X.shape[0] / np.linalg.norm(X, 2) ** 2
-    nl.fine_tune(X, y, ts, step=0.99 * limit)  # stable: converges
+    X, y = X * scale, y * scale
+    limit = _reference_limit(X)
+    run = nl.fine_tune(X, y, ts, step=0.99 * limit)  # stable: converges
+    assert run.all_converged and float(run.step) == pytest.approx(0.99 * limit, rel=1e-14)
+    below, above = (1 - THRESHOLD_MARGIN) * limit, (1 + THRESHOLD_MARGIN) * limit
+    nl.fine_tune(X, y, ts, step=below, max_steps=1, strict=False)
     with pytest.raises(InputError, match="stability limit"):
-        nl.fine_tune(X, y, ts, step=1.01 * limit)
+        nl.fine_tune(X, y, ts, step=above, max_steps=1, strict=False)
+
+
+def test_gd_just_above_the_limit_diverges_and_just_below_converges() -> None:
+    # The limit is a property of the iteration θ ← θ − η∇L, checked here by running it with
+    # the package's gradient at η = (1 ± STEP_OFFSET)·2/λ_max(XᵀX/n).
+    X, y, ts = _problem(3, 5, 10)
+    limit = _reference_limit(X)
+    r0 = float(np.linalg.norm(X @ ts - y))
+    final = {}
+    for sign in (-1.0, 1.0):
+        eta = (1.0 + sign * STEP_OFFSET) * limit
+        theta = ts.copy()
+        for _ in range(STEP_OFFSET_STEPS):
+            theta = theta - eta * nl.loss_gradient(X, y, theta)[1]
+        final[sign] = float(np.linalg.norm(X @ theta - y))
+    assert final[-1.0] <= 1e-6 * r0
+    assert final[1.0] >= 1e10 * r0
 
 
 def test_budget_exhaustion_raises_or_reports() -> None:

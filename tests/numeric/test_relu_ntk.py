@@ -40,6 +40,46 @@ def _jacobian(net: nr.TwoLayerNet, X: np.ndarray) -> tuple[np.ndarray, np.ndarra
     return JW, Ja
 
 
+#: Finite-difference step for the loss Hessian in W. ∇L is exactly linear in W inside an
+#: activation region (ReLU is piecewise linear), so central differences have no truncation
+#: error as long as no pre-activation w_rᵀx_i changes sign (asserted: |w_rᵀx_i| > h·max|x|).
+HESSIAN_FD_STEP = 1e-3
+#: Rounding of the differenced gradients, ~eps·‖∇L‖/h ≈ 1e-13 relative to the entries of the
+#: Hessian (O(1/n)); measured ≲ 2e-13 on the top eigenvalue. 1e-10 leaves a wide margin while a
+#: wrong factor (1 vs 2, n vs 1, second-layer kernel, next eigenvalue) is off by ≥ 1e-2.
+HESSIAN_FD_RTOL = 1e-10
+#: Brute-force Jacobian Gram (explicit per-neuron loops) versus the vectorised NTK inside the
+#: package: the same sums in a different order, rounding ≲ m·eps ≈ 1e-13 for m ≤ 512.
+JACOBIAN_RTOL = 1e-12
+#: Relative distance from the reference limit at which a step must be accepted (below) or
+#: rejected (above): well outside the two routes' ~1e-13 disagreement, and tight enough that
+#: a threshold at a different multiple of 2n/λ_max (1.01×, say) would be caught.
+THRESHOLD_MARGIN = 1e-9
+
+
+def _hessian_by_finite_differences(net: nr.TwoLayerNet, X: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """∂²L/∂W² (m·d, m·d) by central differences of :func:`loss_gradient`, column by column."""
+    h = HESSIAN_FD_STEP
+    assert np.min(np.abs(X @ net.W.T)) > h * np.max(np.abs(X))  # no kink within ±h
+    size = net.W.size
+    H = np.zeros((size, size))
+    for k in range(size):
+        up, down = net.W.copy(), net.W.copy()
+        up.flat[k] += h
+        down.flat[k] -= h
+        g_up = nr.loss_gradient(nr.TwoLayerNet(up, net.a), X, y)[1]
+        g_down = nr.loss_gradient(nr.TwoLayerNet(down, net.a), X, y)[1]
+        H[:, k] = (g_up - g_down).ravel() / (2 * h)
+    return H
+
+
+def _reference_limit(net: nr.TwoLayerNet, X: np.ndarray) -> float:
+    """2n/λ_max(J Jᵀ) with J the brute-force per-neuron Jacobian of f in W: independent of
+    the package's empirical_ntk and stability_limit (checked against the FD Hessian below)."""
+    JW, _ = _jacobian(net, X)
+    return 2.0 * X.shape[0] / float(np.linalg.eigvalsh(JW @ JW.T)[-1])
+
+
 def test_symmetric_initialisation_outputs_zero() -> None:
     net = nr.init_network(64, 5, 0)
     X = nd.sample_sphere(7, 5, 1)
@@ -118,7 +158,8 @@ def test_training_interpolates_and_records_its_run() -> None:
     assert run.loss_history.shape == (run.steps + 1,)
     assert np.all(np.diff(run.loss_history) <= 1e-15)  # stable step: the loss never rises
     assert run.distance == pytest.approx(float(np.linalg.norm(run.network.W - run.initial.W)))
-    assert run.step == pytest.approx(0.5 * nr.stability_limit(run.initial, X))
+    # Default step: half the stability limit, computed here from the brute-force Jacobian.
+    assert run.step == pytest.approx(0.5 * _reference_limit(run.initial, X), rel=JACOBIAN_RTOL)
     assert np.array_equal(run.network.a, run.initial.a)  # a stays fixed
     with pytest.raises(AttributeError):
         run.steps = 0  # type: ignore[misc]
@@ -138,13 +179,32 @@ def test_exactly_k_steps_and_budget_exhaustion() -> None:
     assert zero.steps == 0 and zero.converged
 
 
+@pytest.mark.parametrize("symmetric", [False, True])
+def test_stability_limit_is_two_over_the_top_hessian_eigenvalue(symmetric: bool) -> None:
+    # Docstring: 2n/λ_max(K), i.e. 2/λ_max(∇²_W L) with ∇²_W L = JᵀJ/n almost everywhere.
+    # Oracle: the Hessian by finite differences of the (separately FD-tested) loss gradient.
+    net = nr.init_network(10, 4, 31, symmetric=symmetric)
+    X = nd.sample_sphere(7, 4, 32)
+    y = np.random.default_rng(33).standard_normal(7)
+    H = _hessian_by_finite_differences(net, X, y)
+    assert np.allclose(H, H.T, rtol=0, atol=HESSIAN_FD_RTOL * np.max(np.abs(H)))
+    top = float(np.linalg.eigvalsh(0.5 * (H + H.T))[-1])
+    limit = nr.stability_limit(net, X)
+    assert limit == pytest.approx(2.0 / top, rel=HESSIAN_FD_RTOL)
+    # The brute-force Jacobian route used by the other tests gives the same number.
+    assert _reference_limit(net, X) == pytest.approx(2.0 / top, rel=HESSIAN_FD_RTOL)
+
+
 def test_step_above_stability_limit_is_rejected() -> None:
     X = nd.sample_sphere(6, 5, 21)
     net = nr.init_network(128, 5, 22)
-    limit = nr.stability_limit(net, X)
+    limit = _reference_limit(net, X)
     nr.fine_tune(net, X, np.ones(6), step=0.9 * limit, rtol=1e-3)
+    # The threshold sits at the independently computed limit (to the Jacobian's rounding).
+    below, above = (1 - THRESHOLD_MARGIN) * limit, (1 + THRESHOLD_MARGIN) * limit
+    nr.fine_tune(net, X, np.ones(6), step=below, max_steps=1, strict=False)
     with pytest.raises(InputError, match="stability limit"):
-        nr.fine_tune(net, X, np.ones(6), step=1.01 * limit)
+        nr.fine_tune(net, X, np.ones(6), step=above)
 
 
 def test_transfer_is_reproducible_and_fits_both_tasks() -> None:

@@ -53,6 +53,83 @@ def test_end_to_end_velocity_depth_one_is_gradient_flow() -> None:
     assert np.array_equal(sd.end_to_end_velocity(w, g, 1), -g)
 
 
+#: Gradient-flow time step of the layer-wise oracle, as a fraction δ of the time in which w
+#: changes by its own norm (h = δ‖w‖/‖ẇ‖).
+LAYER_STEP = 1e-5
+#: Oracle error model. w(h) = Π_j (W_j − h∂L/∂W_j) is a polynomial of degree N in h; the
+#: Richardson combination 2D(h/2) − D(h) of the forward differences D(h) = (w(h) − w)/h
+#: cancels the O(h) term and leaves ≲ (Nδ)²·(a binomial factor ≤ 10) ≈ 2.5e-8 at N = 5
+#: (measured ≲ 2e-10), plus rounding 3·eps·‖w‖/(h‖ẇ‖) = 3·eps/δ ≈ 7e-11. A wrong (N − 1)
+#: factor, sign or power of ‖w‖ (‖w‖ = 0.3 and 2.5 here) is off by ≥ 5e-3 on these draws.
+VELOCITY_RTOL = 1e-7
+
+
+def _balanced_rank_one(
+    w: np.ndarray, widths: list[int], rng: np.random.Generator
+) -> list[np.ndarray]:
+    """Balanced layers W_j = s·v_{j+1}v_jᵀ, s = ‖w‖^{1/N}, v_1 = ŵ, v_{N+1} = 1, the other
+    v_j random unit vectors: W_N⋯W_1 = s^N ŵᵀ = wᵀ and W_{j+1}ᵀW_{j+1} = s²v_{j+1}v_{j+1}ᵀ =
+    W_jW_jᵀ."""
+    s = np.linalg.norm(w) ** (1.0 / len(widths))
+    vs = [w / np.linalg.norm(w)]
+    for width in widths[:-1]:
+        v = rng.standard_normal(width)
+        vs.append(v / np.linalg.norm(v))
+    vs.append(np.ones(1))
+    return [s * np.outer(vs[j + 1], vs[j]) for j in range(len(widths))]
+
+
+def _end_to_end(layers: list[np.ndarray]) -> np.ndarray:
+    out = layers[0]
+    for W in layers[1:]:
+        out = W @ out
+    return np.asarray(out[0])
+
+
+def _layer_gradients(layers: list[np.ndarray], g: np.ndarray) -> list[np.ndarray]:
+    """∂L/∂W_j for the linear loss L = gᵀw = W_N⋯W_1 g: (W_N⋯W_{j+1})ᵀ(W_{j−1}⋯W_1 g)ᵀ."""
+    grads = []
+    for j in range(len(layers)):
+        left = np.ones((1, 1))
+        for W in reversed(layers[j + 1 :]):
+            left = left @ W
+        right = g[:, None]
+        for W in layers[:j]:
+            right = W @ right
+        grads.append(left.T @ right.T)
+    return grads
+
+
+@pytest.mark.parametrize("norm", [0.3, 2.5])
+@pytest.mark.parametrize("depth", [2, 3, 5])
+def test_end_to_end_velocity_matches_layerwise_gradient_flow(depth: int, norm: float) -> None:
+    # Independent oracle: balanced layers, their gradients under a loss with ∇_w L = g, one
+    # small gradient-flow (Euler) step per layer, and the induced end-to-end velocity.
+    d = 4
+    rng = np.random.default_rng(depth)
+    for _ in range(5):
+        w = rng.standard_normal(d)
+        w *= norm / np.linalg.norm(w)
+        g = rng.standard_normal(d)
+        widths = [int(k) for k in rng.integers(1, 5, size=depth - 1)] + [1]
+        layers = _balanced_rank_one(w, widths, rng)
+        assert np.allclose(_end_to_end(layers), w, rtol=1e-14, atol=0)
+        for low, high in itertools.pairwise(layers):
+            assert np.allclose(high.T @ high, low @ low.T, rtol=0, atol=1e-14 * norm)
+        grads = _layer_gradients(layers, g)
+        want = sd.end_to_end_velocity(w, g, depth)
+        h = LAYER_STEP * norm / float(np.linalg.norm(want))
+
+        def slope(
+            t: float, layers: list[np.ndarray] = layers, grads: list[np.ndarray] = grads
+        ) -> np.ndarray:
+            moved = [W - t * G for W, G in zip(layers, grads, strict=True)]
+            return (_end_to_end(moved) - _end_to_end(layers)) / t
+
+        got = 2 * slope(h / 2) - slope(h)
+        assert np.linalg.norm(got - want) <= VELOCITY_RTOL * np.linalg.norm(want)
+
+
 # --------------------------------------------------------------------------------------
 # D3
 # --------------------------------------------------------------------------------------

@@ -1,7 +1,8 @@
 """symbolic.relu_ntk: derivations equal their textbook forms; evaluations are accurate.
 
-Oracles: symbolic identity (SymPy), high precision (mpmath at 40 digits, for the kernels near
-u = ±1) and exact special cases (the predictor interpolates its training data).
+Oracles: symbolic identity (SymPy), high precision (mpmath: 40 digits for the absolute and
+80 for the relative accuracy of the kernels near u = ±1) and exact special cases (the
+predictor interpolates its training data).
 """
 
 from __future__ import annotations
@@ -102,15 +103,94 @@ def test_lambdified_forms_agree_with_the_stable_gram() -> None:
 # --------------------------------------------------------------------------------------
 
 
-def test_diagonal_is_exact_while_arccos_loses_half_the_digits() -> None:
+def test_diagonal_is_exact() -> None:
     X = _sphere(200, 50, 1)
-    H = sr.gram(X)
-    assert np.max(np.abs(np.diag(H) - 0.5)) <= 1e-15
-    # The textbook arccos form at the rounded u = x̂ᵀx̂ is off by ~sqrt(eps) ~ 1e-8.
-    uu = np.clip(np.einsum("ij,ij->i", X, X), -1.0, 1.0)
-    naive = uu * (np.pi - np.arccos(uu)) / (2 * np.pi)
-    assert np.max(np.abs(naive - 0.5)) > 1e-10
+    assert np.max(np.abs(np.diag(sr.gram(X)) - 0.5)) <= 1e-15
     assert np.array_equal(sr.angles(X).diagonal(), np.zeros(200))
+
+
+EPS = float(np.finfo(np.float64).eps)
+#: Digits of the mpmath reference. The textbook forms are evaluated as written, from
+#: θ = acos(x·z/(‖x‖‖z‖)): near u = ±1 acos amplifies the rounding of u by 1/sin θ ≤ 1e15 and
+#: sin θ + (π − θ)cos θ ≈ (π − θ)³/3 cancels ~2·log10(1/(π − θ)) ≤ 30 digits, so 80 digits
+#: leave > 30 correct ones, far beyond float64.
+REFERENCE_DPS = 80
+#: The reference takes the exact float inputs, so input rounding is not an error here; what
+#: remains is the package's own arithmetic. Its angle (Kahan's atan2 formula, ψ = π − θ
+#: computed directly) claims a relative error of a few ulp on [0, π] (measured ≤ 1.4 ulp).
+ANGLE_RTOL = 8 * EPS
+#: Kernel values: the angle's relative error times the kernel's condition number in it —
+#: 1 for H^∞ ∝ ψ and ≤ 3 for the NNGP term ∝ ψ³ near u = −1, ≈ θ/π ≪ 1 near u = 1 — plus
+#: ≲ 4 ulp from the dot product x·z, the series of sin ψ − ψ cos ψ and the final products
+#: (measured ≤ 5.5 ulp). A naive π − arccos(u) is off by ≥ 1e-13 relative at these angles.
+KERNEL_RTOL = 3 * ANGLE_RTOL + 8 * EPS
+
+#: Inputs at angle θ with u = cos θ within ~1e-8 of ±1 or closer, where arccos′ blows up.
+NEAR_POLES = [
+    1e-15,
+    1e-12,
+    1e-8,
+    1e-4,
+    *(math.pi - 10.0**-k for k in (4, 8, 12, 15)),
+]
+
+
+def _mp_textbook(x: np.ndarray, z: np.ndarray) -> tuple[mp.mpf, ...]:
+    """(θ, H^∞, E[relu relu], full NTK) of the exact float vectors x, z: the textbook
+    H^∞ = xᵀz(π − θ)/(2π) and ‖x‖‖z‖(sin θ + (π − θ)cos θ)/(2π) at REFERENCE_DPS digits."""
+    with mp.workdps(REFERENCE_DPS):
+        xm, zm = [mp.mpf(float(v)) for v in x], [mp.mpf(float(v)) for v in z]
+        dot = mp.fsum(a * b for a, b in zip(xm, zm, strict=True))
+        nx, nz = mp.sqrt(mp.fsum(a * a for a in xm)), mp.sqrt(mp.fsum(b * b for b in zm))
+        theta = mp.acos(dot / (nx * nz))
+        h = dot * (mp.pi - theta) / (2 * mp.pi)
+        j = nx * nz * (mp.sin(theta) + (mp.pi - theta) * mp.cos(theta)) / (2 * mp.pi)
+        return theta, h, j, h + j
+
+
+def _relative_errors(theta: float, d: int, seed: int) -> dict[str, float]:
+    """Relative errors of angles, gram, nngp_gram and ntk_gram against :func:`_mp_textbook`."""
+    x, z = _pair(theta, d=d, seed=seed)
+    refs = _mp_textbook(x, z)
+    nominal_psi = min(theta, math.pi - theta)  # the small one of θ, π − θ
+    exact_psi = float(min(refs[0], mp.pi - refs[0]))
+    # Rounding z moves the small angle by ≲ 1e-16 absolute: the intended regime is reached.
+    assert abs(exact_psi - nominal_psi) <= 0.2 * nominal_psi
+    got = [fn(x[None], z[None])[0, 0] for fn in (sr.angles, sr.gram, sr.nngp_gram, sr.ntk_gram)]
+    with mp.workdps(REFERENCE_DPS):
+        errs = [float(abs((mp.mpf(float(g)) - r) / r)) for g, r in zip(got, refs, strict=True)]
+    return dict(zip(("angle", "gram", "nngp", "ntk"), errs, strict=True))
+
+
+#: Around the switch of E[relu relu] from its series (ψ < 1) to the direct form, where the
+#: series is longest and the direct form cancels most; arccos is well conditioned here.
+SERIES_SWITCH = [math.pi - 0.5, math.pi - (1 - 1e-9), math.pi - (1 + 1e-9)]
+
+
+@pytest.mark.parametrize("d", [3, 50])
+@pytest.mark.parametrize("theta", NEAR_POLES + SERIES_SWITCH)
+def test_kernels_near_u_plus_minus_one_are_relatively_accurate(theta: float, d: int) -> None:
+    for seed in range(3):
+        err = _relative_errors(theta, d, seed)
+        assert err["angle"] <= ANGLE_RTOL, err
+        assert max(err["gram"], err["nngp"], err["ntk"]) <= KERNEL_RTOL, err
+
+
+def _naive_angles(
+    Xa: np.ndarray, xn: np.ndarray, Za: np.ndarray, zn: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """θ = arccos(x̂ᵀẑ) and ψ = π − arccos(x̂ᵀẑ): the unstable textbook angle."""
+    c = np.clip((Xa / xn[:, None]) @ (Za / zn[:, None]).T, -1.0, 1.0)
+    return np.arccos(c), np.pi - np.arccos(c)
+
+
+def test_the_relative_check_rejects_a_naive_arccos_angle(monkeypatch: pytest.MonkeyPatch) -> None:
+    # Power of the test above: with the naive angle swapped in, every near-pole angle
+    # fails it (angle or kernel), by orders of magnitude.
+    monkeypatch.setattr(sr, "_stable_angles", _naive_angles)
+    for theta in NEAR_POLES:
+        err = _relative_errors(theta, 3, 0)
+        assert max(err["angle"] / ANGLE_RTOL, err["gram"] / KERNEL_RTOL) > 10.0, (theta, err)
 
 
 @pytest.mark.parametrize(

@@ -112,8 +112,13 @@ def run_claim(
     seed: int | None = None,
     max_examples: int | None = None,
     on_example: Callable[[int, Outcome], None] | None = None,
+    shrink: bool = True,
 ) -> ClaimResult:
-    """Check ``claim`` on up to ``max_examples`` settings (default: the profile's budget)."""
+    """Check ``claim`` on up to ``max_examples`` settings (default: the profile's budget).
+
+    ``shrink=False`` stops at the first failing setting without minimising it (the mutation
+    runs of ``python -m verify power`` only need to know *whether* a claim fails).
+    """
     examples = max_examples if max_examples is not None else profile.examples_for(claim.examples)
     run_seed = profile.seed(seed)
     tracker = _Tracker()
@@ -142,7 +147,7 @@ def run_claim(
         verbosity=Verbosity.quiet,
         report_multiple_bugs=False,
         suppress_health_check=list(HealthCheck),
-        phases=[Phase.explicit, Phase.generate, Phase.target, Phase.shrink],
+        phases=[Phase.explicit, Phase.generate, Phase.target, *([Phase.shrink] * shrink)],
     )(test)
     test = hypothesis.seed(run_seed)(test)
     start = time.perf_counter()

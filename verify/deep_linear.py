@@ -50,7 +50,8 @@ FLOW_ESTIMATE = Tolerance(
     "looser local tolerance: the coarse run's error, which exceeds the fine run's) plus the "
     "remaining Newton distance |X^+(Xw - y)|; the closed form must lie within 10x that "
     "estimate plus a floor of 1e-10 + 1e-13 kappa(X) relative (the closed form's own "
-    "rounding through X^+)",
+    "rounding through X^+); for depths 2-20 the float solve of c must also match the exact "
+    "CRootOf to 1e-13 max(1, |ln c|) (Newton's error plus forming A, B, C)",
 )
 #: Relative floor of :data:`FLOW_ESTIMATE` before the κ(X) term: the flows' target tol.
 FLOW_FLOOR = 1e-10
@@ -67,6 +68,11 @@ DRIFT_MAX = 1e-6
 MIN_DRIFT_STEPS = 8
 MAX_DRIFT_STEPS = 400
 DRIFT_ORDER_MIN = 1e-9
+#: Trajectory differences below this (relative) are rounding: the order is not fitted.
+TRAJECTORY_ORDER_MIN = 1e-10
+#: RK4's measured trajectory order may fall short of 4 by this much (h*lambda = 0.2 is
+#: pre-asymptotic for some settings: differences ratio 8-12 instead of 16).
+TRAJECTORY_ORDER_SLACK = 1.0
 CONSERVED = Tolerance(
     "rk4-drift-order",
     1.0,
@@ -76,7 +82,10 @@ CONSERVED = Tolerance(
     "accumulated rounding) its order between 0.1 and 0.05 must be >= 4 - 0.6 (a drift "
     "tending to a non-zero constant fails it; 0.2 is pre-asymptotic for some settings and "
     "only drawn in the report's curve), otherwise the drift at 0.05 must be below 1e-6 "
-    "relative (its size in stiff settings, n -> d, is set by the RK4 constant, not the law)",
+    "relative (its size in stiff settings, n -> d, is set by the RK4 constant, not the law); "
+    "and the integrator's order is measured, not assumed: successive differences of the "
+    "end-to-end weights at the three steps (when above 1e-10 relative) must shrink at order "
+    ">= 4 - 1",
 )
 PROBE_SCALE = 0.05
 PRETRAIN_TARGETS = (1e-4, 3e-5, 1e-5)
@@ -378,7 +387,7 @@ def check_balance_conserved(s: BalanceSetting) -> Outcome:
     horizon = s.horizon if probe.steps < MAX_DRIFT_STEPS else probe.time
     if probe.steps < MIN_DRIFT_STEPS:
         cfls = [c * probe.steps / MIN_DRIFT_STEPS for c in cfls]
-    drifts, hs = [], []
+    drifts, hs, ends = [], [], []
     for cfl in cfls:
         run = ndl.fine_tune(
             weights,
@@ -394,6 +403,7 @@ def check_balance_conserved(s: BalanceSetting) -> Outcome:
         # The actual step: made to divide the horizon, so not cfl/λ̂ (run.step is the last,
         # possibly clipped, step).
         hs.append(horizon / max(run.steps, 1))
+        ends.append(ndl.end_to_end(run.weights))
         drifts.append(
             max(float(np.linalg.norm(a - b)) for a, b in zip(after, before, strict=True)) / scale
         )
@@ -406,11 +416,24 @@ def check_balance_conserved(s: BalanceSetting) -> Outcome:
         parts = {"drift order short of RK4's 4": (max(0.0, 4.0 - order), 0.6)}
     else:  # at rounding level: the drift itself must be tiny
         parts = {"drift at h/4": (drifts[-1], DRIFT_MAX)}
+    # The integrator's own order, measured on the trajectory: successive differences of the
+    # end-to-end weights at h, h/2, h/4 shrink like h^4 for RK4 (a stage from a wrong slope
+    # leaves order 2 and would let every RK4 tolerance grow with the error it should bound).
+    e1 = float(np.linalg.norm(ends[0] - ends[1]))
+    e2 = float(np.linalg.norm(ends[1] - ends[2]))
+    size = float(np.linalg.norm(ends[-1]))
+    trajectory_order = math.nan
+    if e2 > TRAJECTORY_ORDER_MIN * size:
+        trajectory_order = math.log(e1 / e2) / math.log(hs[0] / hs[1])
+        parts["trajectory order short of RK4's 4"] = (
+            max(0.0, 4.0 - trajectory_order),
+            TRAJECTORY_ORDER_SLACK,
+        )
     return Outcome.combine(
         parts,
         4.0,
         order,
-        note=f"drifts {drifts}",
+        note=f"drifts {drifts}, trajectory order {trajectory_order:.3g}",
         curve=Curve(tuple(hs), tuple(drifts), "RK4 step h", "relative imbalance drift", 4.0),
     )
 
@@ -458,13 +481,35 @@ def check_flow_limit(p: DeepProblem) -> Outcome:
     w = run.end_to_end
     scale = float(np.linalg.norm(want))
     estimate = run.error_estimate * float(np.linalg.norm(w))
-    return Outcome(
-        relative_error(w, want),
-        flow_threshold(estimate, scale, spectrum_of(X)[2]),
-        scale,
-        float(np.linalg.norm(w)),
-        note=f"{run.method}, error estimate {estimate / scale:.2g}, {run.evaluations} evals",
-    )
+    parts = {
+        "trained vs closed form": (
+            relative_error(w, want),
+            flow_threshold(estimate, scale, spectrum_of(X)[2]),
+        )
+    }
+    note = f"{run.method}, error estimate {estimate / scale:.2g}, {run.evaluations} evals"
+    if 2 <= p.depth <= ROOTOF_MAX_DEPTH:
+        # The exact algebraic root (CRootOf of A s^N - B s^(N-1) - C, SymPy) against the
+        # float solve; on the B = 0 branch (theta_S in the row space) against the root at
+        # B = 1e-30 A, which c is continuous in (it moves c by ~1e-30 relative).
+        A, B, C = sdl.scale_inputs(X, y, theta_s)
+        if C > 0:
+            exact = float(sdl.scale_factor_rootof(A, max(B, 1e-30 * A), C, p.depth).evalf(30))
+            c = sdl.scale_factor(X, y, theta_s, p.depth)
+            parts["CRootOf vs float solve of c"] = (
+                abs(c / exact - 1.0),
+                ROOTOF_RTOL * max(1.0, abs(math.log(exact))),
+            )
+            note += f", c = {c:.12g}" + (" (B = 0 branch)" if B == 0 else "")
+    return Outcome.combine(parts, scale, float(np.linalg.norm(w)), note=note)
+
+
+#: Depths at which D3-flow-limit also checks the scale factor against its exact CRootOf
+#: (a degree-N polynomial with the inputs' exact binary rationals: milliseconds to N = 20).
+ROOTOF_MAX_DEPTH = 20
+#: The float solve's error: ~4 eps max(1, |ln c|) from the Newton iteration, plus the
+#: rounding of forming A, B, C from the same ratios (a few eps, halved by d ln c/d ln k).
+ROOTOF_RTOL = 1e-13
 
 
 D3_FLOW = Claim(

@@ -270,17 +270,31 @@ class TrajectorySetting:
             object.__setattr__(self, "problem", RegressionSetting(**self.problem))
 
 
+#: Relative agreement of two backward-stable routes to lambda_max(X^TX/n) (SVD norm, Gram
+#: eigenvalues): each is exact for a matrix within ~d eps of X^TX/n.
+SPECTRAL_RTOL = 1e-11
+
+
 def check_gd_trajectory(s: TrajectorySetting) -> Outcome:
     p = s.problem.build()
-    eta = s.step_fraction * sl.gd_stability_limit(p.X)
+    # The step comes from the claim's own spectrum (Gram eigenvalues), not from the function
+    # under test; gd_stability_limit is checked against the same 2/mu_max below.
+    mu_max = spectrum_of(p.X)[0]
+    eta = s.step_fraction * 2.0 / mu_max
     want = sl.gd_iterate(p.X, p.y, p.theta_s, eta, s.k)
     # rtol = tiny: run exactly k steps unless the gradient reaches its rounding floor.
     run = nl.fine_tune(
         p.X, p.y, p.theta_s, step=eta, rtol=np.finfo(float).tiny, max_steps=s.k, strict=False
     )
     err = relative_error(run.theta, want, floor=0.1 * _scale(p))
-    return Outcome(
-        err, TRAJECTORY.bound, float(np.linalg.norm(want)), float(np.linalg.norm(run.theta))
+    limit_err = abs(sl.gd_stability_limit(p.X) * mu_max / 2.0 - 1.0)
+    return Outcome.combine(
+        {
+            "k-th GD iterate vs rsolve solution": (err, TRAJECTORY.bound),
+            "stability limit vs 2/mu_max": (limit_err, SPECTRAL_RTOL),
+        },
+        float(np.linalg.norm(want)),
+        float(np.linalg.norm(run.theta)),
     )
 
 

@@ -153,6 +153,10 @@ class Claim:
     #: Derived quantities of a setting recorded in the coverage map besides its own fields
     #: (e.g. n/d, κ(Σ)); must be cheap (no training).
     describe: Callable[[Any], Mapping[str, float | str]] | None = None
+    #: Monte Carlo / finite-width claims: the smallest relative bias of the formula each
+    #: example detects with probability >= 0.99 (from its own variance), in words; every
+    #: example's value is in its note.
+    power: str = ""
 
     def coverage_values(self, setting: Any) -> dict[str, float | str]:
         """The setting's fields (flattened) plus :attr:`describe`'s derived quantities."""

@@ -94,6 +94,8 @@ class ClaimRecord:
     #: The searched domain in words, and the coverage map of the settings checked
     #: (:mod:`verify.coverage`).
     domain: str = ""
+    #: The smallest relative bias a Monte Carlo claim detects with probability 0.99 (words)
+    power: str = ""
     coverage: dict[str, Any] = field(default_factory=dict)
 
     @property
@@ -152,6 +154,7 @@ def record_from_result(result: ClaimResult) -> ClaimRecord:
         reproduce=result.reproduce_command(),
         ratios=[_finite_or_text(r) for r in result.ratios],
         domain=claim.domain,
+        power=claim.power,
         coverage=_json_safe(result.coverage),
     )
 
@@ -306,6 +309,7 @@ SCHEMA: dict[str, Any] = {
             "seconds": float,
             "ratios": list,
             "domain": str,
+            "power": str,
             "coverage": {"examples": int, "fields": dict},
         }
     ],
@@ -448,6 +452,8 @@ def _coverage_lines(claim: dict[str, Any]) -> list[str]:
     lines: list[str] = []
     if claim.get("domain"):
         lines += [f"Searched domain: {claim['domain']}", ""]
+    if claim.get("power"):
+        lines += [f"Power: {claim['power']}", ""]
     fields = (claim.get("coverage") or {}).get("fields") or {}
     if fields:
         lines += [

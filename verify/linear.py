@@ -837,6 +837,150 @@ L4_ASYMPTOTIC = Claim(
     "designs)",
 )
 
+# --------------------------------------------------------------------------------------
+# The package's own estimators and generators (what every other claim builds on)
+# --------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class EstimatorSetting:
+    """A covariance (spectrum, κ), a source vector, a teacher family (α, ε), label noise σ
+    and a Monte Carlo budget M of test inputs."""
+
+    d: int
+    seed: int
+    spectrum: str
+    condition: float
+    alpha: float
+    epsilon: float
+    noise_std: float
+    samples: int
+
+
+#: Standard errors allowed for the Monte Carlo parts (false alarm ~6e-7 each, as MC_Z).
+ESTIMATOR_Z = MC_Z
+#: |log(reported/exact standard error)|: the risk samples are R chi^2_1 (sd sqrt(2) R), whose
+#: sample sd has relative error ~sqrt(56/M)/2 <= 0.03 at M >= 10^4: log 1.2 is > 6 of those.
+STDERR_LOG_RATIO = math.log(1.2)
+ESTIMATORS = Tolerance(
+    "exact-generators+monte-carlo-5se",
+    1.0,
+    "ratio to the worst part: generators exactly (cov_from_spectrum's eigenvalues = the "
+    "spectrum to 1e-12 kappa; synthetic_teacher at epsilon = 0 is alpha theta_S to 1e-14); "
+    "Monte Carlo parts within 5 standard errors of their exact expectations (sample "
+    "covariance entry (i, j): SE sqrt((S_ii S_jj + S_ij^2)/M); label-noise variance: SE "
+    "sigma^2 sqrt(2/M); teacher spread E|theta_T - alpha theta_S|^2 = epsilon^2: SE "
+    "epsilon^2 sqrt(2/(d K)); population risk: its own SE) and the reported standard error "
+    "within a factor 1.2 of the exact sqrt(2) R/sqrt(M); sample_complexity equal to the "
+    "smallest n found by scanning the L3 risk",
+)
+
+
+def check_estimators(s: EstimatorSetting) -> Outcome:
+    rng = np.random.default_rng(s.seed)
+    lam = nd.spectrum(s.spectrum, s.d, s.condition)  # type: ignore[arg-type]
+    cov = nd.cov_from_spectrum(lam, rng)
+    eig = np.linalg.eigvalsh(cov)
+    parts: dict[str, tuple[float, float]] = {
+        "cov_from_spectrum eigenvalues": (
+            float(np.max(np.abs(eig - np.sort(lam)))) / float(np.max(lam)),
+            1e-12 * s.condition,
+        )
+    }
+    theta_s = nd.random_unit_vector(s.d, rng)
+    exact_teacher = nd.synthetic_teacher(theta_s, s.alpha, 0.0, rng)
+    parts["synthetic_teacher at epsilon = 0"] = (
+        float(np.linalg.norm(exact_teacher - s.alpha * theta_s)),
+        1e-14 * max(1.0, abs(s.alpha)),
+    )
+    k = 400
+    spread = [
+        float(
+            np.sum(
+                (nd.synthetic_teacher(theta_s, s.alpha, s.epsilon, rng) - s.alpha * theta_s) ** 2
+            )
+        )
+        for _ in range(k)
+    ]
+    if s.epsilon > 1e-100:  # (below, epsilon^2 underflows: nothing to measure)
+        se = s.epsilon**2 * math.sqrt(2.0 / (s.d * k))
+        parts["teacher spread E|theta_T - alpha theta_S|^2 = epsilon^2"] = (
+            abs(float(np.mean(spread)) - s.epsilon**2),
+            ESTIMATOR_Z * se,
+        )
+    X = nd.sample_inputs(s.samples, s.d, rng, cov=cov)
+    sample_cov = X.T @ X / s.samples
+    diag = np.diag(cov)
+    entry_se = np.sqrt((np.outer(diag, diag) + cov**2) / s.samples)
+    parts["sample covariance of sample_inputs (max |z|)"] = (
+        float(np.max(np.abs(sample_cov - cov) / entry_se)),
+        ESTIMATOR_Z + 1.0,  # max over d(d+1)/2 <= 1300 entries: 6 SE, false alarm ~3e-6
+    )
+    theta_t = nd.synthetic_teacher(theta_s, s.alpha, s.epsilon, rng)
+    y = nd.labels(X, theta_t, s.noise_std, rng)
+    if s.noise_std > 0:
+        noise_var = float(np.mean((y - X @ theta_t) ** 2))
+        parts["label noise variance"] = (
+            abs(noise_var - s.noise_std**2),
+            ESTIMATOR_Z * s.noise_std**2 * math.sqrt(2.0 / s.samples),
+        )
+    R = sl.excess_risk(theta_s, theta_t, cov)
+    est = nl.population_risk_mc(theta_s, theta_t, rng, cov=cov, n_test=s.samples)
+    if R > 0:
+        parts["population_risk_mc vs excess_risk"] = (abs(est.mean - R), ESTIMATOR_Z * est.stderr)
+        parts["reported stderr vs sqrt(2) R/sqrt(M)"] = (
+            abs(math.log(est.stderr / (math.sqrt(2.0) * R / math.sqrt(s.samples)))),
+            STDERR_LOG_RATIO,
+        )
+    # sample_complexity: the smallest n whose noiseless L3 risk (1 - n/d)|Delta|^2 <= eps,
+    # found by scanning n (the L3 formula itself is checked against training by L3).
+    delta_sq = float(np.sum((theta_s - theta_t) ** 2))
+    eps_target = 0.37 * delta_sq if delta_sq > 0 else 0.1
+    scan = (
+        next(
+            n for n in range(s.d + 1) if sl.expected_risk_isotropic(n, s.d, delta_sq) <= eps_target
+        )
+        if delta_sq > 0
+        else 0
+    )
+    parts["sample_complexity vs scan"] = (
+        float(abs(sl.sample_complexity(eps_target, delta_sq, s.d) - scan)),
+        0.5,
+    )
+    return Outcome.combine(parts, R, est.mean, note=f"M = {s.samples}")
+
+
+ESTIMATORS_CLAIM = Claim(
+    name="L-estimators",
+    statement="the package's generators and estimators do what the other claims assume: "
+    "Sigma has the requested spectrum, theta_T = alpha theta_S + epsilon zeta with "
+    "E|zeta|^2 = 1, inputs have covariance Sigma, labels noise variance sigma^2, "
+    "population_risk_mc estimates (theta - theta_T)^T Sigma (theta - theta_T) with the "
+    "right standard error, and sample_complexity is the smallest n meeting the L3 risk",
+    source="THEORY.md L1-L3 (setup)",
+    oracle=Oracle.EXACT_SPECIAL_CASE,
+    tolerance=ESTIMATORS,
+    setting_type=EstimatorSetting,
+    strategy=st.builds(
+        EstimatorSetting,
+        d=dimensions(50, min_d=1),
+        seed=SEEDS,
+        spectrum=st.sampled_from(SPECTRA),
+        condition=condition_numbers(100.0),
+        alpha=st.floats(-2.0, 2.0),
+        epsilon=st.floats(0.0, 1.0),
+        noise_std=st.sampled_from([0.0, 0.5, 1.0]),
+        samples=st.just(20_000),
+    ),
+    check=check_estimators,
+    examples=15,
+    domain="d 1-50 (tiered), Sigma isotropic/power-law/spiked/two-level with kappa 1-100, "
+    "alpha in [-2, 2], epsilon in [0, 1], noise 0, 0.5 or 1; 20000 inputs and test points, "
+    "400 teachers",
+    power="Monte Carlo parts at 5-6 SE of M = 20000: a relative error of 5% in the "
+    "population risk, 2.5% in the noise variance or 3x in the standard error is detected",
+)
+
 CLAIMS: tuple[Claim, ...] = (
     L1_GD_LIMIT,
     L1_TRAJECTORY,
@@ -845,4 +989,5 @@ CLAIMS: tuple[Claim, ...] = (
     L3_EXPECTED,
     EXACT_CASES,
     L4_ASYMPTOTIC,
+    ESTIMATORS_CLAIM,
 )

@@ -54,6 +54,10 @@ KERNEL_RELATIVE_RTOL = 1e-13
 #: Bernoulli-weighted draws with >= MC_MIN_EVENTS = 50 events on both sides has a relative
 #: error <= ~1/sqrt(events) = 0.14; log 2 = 0.69 is ~5 of those (max over <= 48^2 entries).
 STDERR_LOG_RATIO = math.log(2.0)
+#: Two routes to lambda_max of one PSD Gram matrix (sums of <= m d products each).
+STABILITY_RTOL = 1e-10
+#: Standard errors allowed between two independent Monte Carlo estimates of one risk.
+MC_Z_RISK = 5.0
 RATE_Z = 5.0
 RATE = Tolerance(
     "rate-fit-5se",
@@ -234,6 +238,16 @@ def check_kernel_quadrature(s: AngleSetting) -> Outcome:
         _relative(h, h_ref, floor), _relative(j, j_ref, floor), _relative(k, h_ref + j_ref, floor)
     )
     parts = {"34-digit quadrature (relative >= 1e-3, absolute below)": (err, KERNEL_ROUNDING.bound)}
+    # normalize=True on rescaled inputs projects them back onto the sphere: the kernels of
+    # c_x x, c_z z (scales 0.1-10) equal those of x, z up to the rounding of x/|x| (a few
+    # ulp in the angle: absolute below 1e-3 as in the quadrature part).
+    scales = np.exp(np.random.default_rng([s.seed, 3]).uniform(-2.3, 2.3, 2))
+    Xc, Zc = scales[0] * X, scales[1] * Z
+    normalized = max(
+        _relative(float(fn(Xc, Zc, normalize=True)[0, 0]), ref, floor)
+        for fn, ref in ((sr.gram, h), (sr.nngp_gram, j), (sr.ntk_gram, k))
+    )
+    parts["normalize=True on rescaled inputs"] = (normalized, KERNEL_ROUNDING.bound)
     if s.regime != "bulk":
         # Near u = +-1 relative accuracy is the point of the stable-angle design: every
         # entry in relative error (no floor) against the textbook forms at 80 digits, the
@@ -679,10 +693,25 @@ def check_distance(s: DistanceSetting) -> Outcome:
     note = ""
     if s.source == "init":  # K2 through training: |W - W_0|^2 ≈ y'H^-1y <= 4|θ_T|^2
         note = f"|W-W0|^2 {run.distance**2:.4g} <= 4|theta_T|^2 {4 * s.scale**2:.4g}"
-    return Outcome(
-        # Relative to the trained distance: the formula under test sets no scale of its own.
-        abs(run.distance - want) / max(run.distance, 1e-12),
-        DISTANCE_C / math.sqrt(s.width),
+    # The GD stability limit the trainer steps by, against 2/lambda_max of the loss Hessian
+    # built here from the explicit Jacobian J (n, m d) of f in W: away from the ReLU kinks
+    # the Hessian of (1/2n)|f - y|^2 is J^T J/n, so the limit is 2n/lambda_max(J J^T).
+    pre = X @ net.W.T
+    jac = ((pre >= 0.0) * (net.a / math.sqrt(net.width)))[:, :, None] * X[:, None, :]
+    jac = jac.reshape(X.shape[0], -1)
+    limit_ref = 2.0 * X.shape[0] / float(np.linalg.eigvalsh(jac @ jac.T)[-1])
+    return Outcome.combine(
+        {
+            # Relative to the trained distance: the formula under test sets no scale.
+            "distance travelled vs closed form": (
+                abs(run.distance - want) / max(run.distance, 1e-12),
+                DISTANCE_C / math.sqrt(s.width),
+            ),
+            "stability_limit vs 2n/lambda_max(J J^T)": (
+                abs(nr.stability_limit(net, X) / limit_ref - 1.0),
+                STABILITY_RTOL,
+            ),
+        },
         want,
         run.distance,
         note=note,
@@ -737,6 +766,9 @@ class SourceSweep:
     misfit: tuple[float, ...]
     exact_term: tuple[float, ...]
     kernel_risk: tuple[float, ...]
+    #: The same risk measured directly on the held-out points (mean, standard error).
+    held_out_risk: tuple[float, ...] = ()
+    held_out_stderr: tuple[float, ...] = ()
 
 
 def source_sweep(
@@ -778,6 +810,7 @@ def source_sweep(
         risk = nr.population_risk_mc(
             run.finetuned_network, theta_t, np.random.default_rng([seed, 2]), n_test
         )
+        held_out = (run.finetuned_network(X_test) - y_test) ** 2
         f_s = run.source_network(X)
         kernel = sr.finetuned_predictor(X, run.y, f_s, X_test, run.source_network(X_test))
         rows.append(
@@ -789,6 +822,8 @@ def source_sweep(
                 sr.generalization_term(X, X @ theta_s, f_s),
                 sr.generalization_term(X, run.y, X @ theta_s),
                 float(np.mean((kernel - y_test) ** 2)),
+                float(np.mean(held_out)),
+                float(np.std(held_out, ddof=1) / math.sqrt(n_test)),
             )
         )
     cols = list(zip(*rows, strict=True))
@@ -820,8 +855,17 @@ def check_source_distance(s: SourceDistanceSetting) -> Outcome:
     note += "; G/B " + ", ".join(
         f"{g / b:.3f}" for g, b in zip(sweep.term, sweep.bound, strict=True)
     )
+    # population_risk_mc (fresh points) and the held-out mean (X_test) are two independent
+    # estimates of one risk: they agree within 5 combined standard errors.
+    agree = max(
+        abs(a - b) / math.sqrt(sa**2 + sb**2)
+        for a, b, sa, sb in zip(
+            sweep.risk, sweep.held_out_risk, sweep.risk_stderr, sweep.held_out_stderr, strict=True
+        )
+    )
     return Outcome.combine(
         {
+            "population_risk_mc vs held-out risk (|z|)": (agree, MC_Z_RISK),
             # Strictly falling: equal risks at two distances (the source ignored) fail.
             "risk ratio closer/farther source (< 1)": (order, 1.0 - 1e-9),
             "generalisation term - misfit vs bound": (triangle, 1.0),

@@ -15,6 +15,7 @@ their domain.
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -301,18 +302,69 @@ def check_one_step(p: DeepProblem) -> Outcome:
         moved = ndl.fine_tune(weights, X, y, solver="gd", step=h, max_steps=1, strict=False)
         errs.append(float(np.linalg.norm(moved.end_to_end - theta_s - h * velocity)))
     eps = float(np.finfo(np.float64).eps)
+    grads = gradient_check(weights, X, y, p.seed)
     if max(errs) <= 64 * eps * float(np.linalg.norm(theta_s) + np.linalg.norm(h * velocity)):
         # The remainder is at rounding level: N = 1 (GD is exactly linear) or a vanishing η²
         # term (θ_S ⊥ rowspace(X): the second layer's gradient W_1g is 0).
-        return Outcome(0.0, SLOPE.bound, 2.0, 2.0, note=f"remainder at rounding level {errs}")
+        return Outcome.combine(
+            {"remainder at rounding level": (0.0, SLOPE.bound), "layer_gradients": grads},
+            2.0,
+            2.0,
+            note=f"errors {errs}",
+        )
     slope = _slope(hs, errs)
     curve = Curve(tuple(hs), tuple(errs), "GD step eta", "|w(eta) - w0 - eta w_dot|", 2.0)
     # One-sided: D1 is the first-order term, so the remainder is O(η²) or smaller; a slope
     # above 2 (the η² coefficient vanishes, e.g. θ_S orthogonal to the row space, where
     # ŵᵀg = 0) is still agreement, a wrong velocity leaves an O(η) remainder (slope 1).
-    return Outcome(
-        max(0.0, 2.0 - slope), SLOPE.bound, 2.0, slope, note=f"errors {errs}", curve=curve
+    return Outcome.combine(
+        {
+            "remainder order short of 2": (max(0.0, 2.0 - slope), SLOPE.bound),
+            "layer_gradients vs central differences of the loss": grads,
+        },
+        2.0,
+        slope,
+        note=f"errors {errs}",
+        curve=curve,
     )
+
+
+#: Central differences of the loss along random layer directions, step h = 1e-5 relative:
+#: truncation ~(N h)^2 <= 2.5e-7 (N <= 50) and rounding ~eps |L|/h; allowed 1e-5 of
+#: |G||E| + 1e-7 |L|/h (a wrong gradient, a transpose or a factor, is off by O(1)).
+GRADIENT_CHECK_STEP = 1e-5
+GRADIENT_CHECK_RTOL = 1e-5
+
+
+def gradient_check(
+    weights: Sequence[FloatArray], X: FloatArray, y: FloatArray, seed: int
+) -> tuple[float, float]:
+    """(error, threshold) of ndl.layer_gradients against central differences of
+    L(W) = (1/2n)|X (W_N ... W_1)^T - y|^2, the product formed here (not by the package),
+    along one random direction per layer: the worst relative discrepancy."""
+    rng = np.random.default_rng([seed, 11])
+    n = X.shape[0]
+
+    def loss(ws: Sequence[FloatArray]) -> float:
+        prod = ws[0]
+        for W in ws[1:]:
+            prod = W @ prod
+        r = X @ prod.ravel() - y
+        return 0.5 * float(r @ r) / float(n)
+
+    grads, _ = ndl.layer_gradients(weights, X, y)
+    worst = 0.0
+    base = abs(loss(weights))
+    for j, W in enumerate(weights):
+        E = rng.standard_normal(W.shape)
+        h = GRADIENT_CHECK_STEP * max(float(np.linalg.norm(W)), 1e-300) / float(np.linalg.norm(E))
+
+        up = [*weights[:j], W + h * E, *weights[j + 1 :]]
+        down = [*weights[:j], W - h * E, *weights[j + 1 :]]
+        fd = (loss(up) - loss(down)) / (2.0 * h)
+        scale = float(np.linalg.norm(grads[j]) * np.linalg.norm(E)) + 1e-7 * base / h
+        worst = max(worst, abs(fd - float(np.sum(grads[j] * E))) / max(scale, 1e-300))
+    return worst, GRADIENT_CHECK_RTOL
 
 
 D1_ONE_STEP = Claim(
@@ -474,6 +526,38 @@ D1_BALANCE = Claim(
 # --------------------------------------------------------------------------------------
 
 
+#: Central-difference step of the stationarity test, relative to |w|: truncation ~h^2 and
+#: rounding ~eps/h of Q_N both stay below 1e-7 relative.
+STATIONARITY_STEP = 1e-4
+STATIONARITY_FLOOR = 1e-7
+
+
+def regularizer_stationarity(
+    w: FloatArray, theta_s: FloatArray, X: FloatArray, depth: int, w_rtol: float, seed: int
+) -> tuple[float, float]:
+    """(error, threshold): the trained w minimises Q_N (implicit_regularizer_value) over the
+    interpolants, so its directional derivatives along null(X) vanish. Measured by central
+    differences along three random null directions, relative to the gradient scale
+    ((N + 1)/N)|w|^(1/N); allowed: 10x the trained w's relative error (a displacement
+    delta moves the gradient by ~|Hessian| delta) plus STATIONARITY_FLOOR."""
+    rng = np.random.default_rng([seed, 7])
+    r = float(np.linalg.norm(w))
+    h = STATIONARITY_STEP * r
+    worst = 0.0
+    for _ in range(3):
+        raw = rng.standard_normal(w.shape[0])
+        null = raw - np.linalg.lstsq(X, X @ raw, rcond=None)[0]  # (I - P) raw
+        norm = float(np.linalg.norm(null))
+        if norm == 0.0 or h == 0.0:
+            continue
+        null /= norm
+        up = sdl.implicit_regularizer_value(w + h * null, theta_s, depth)
+        down = sdl.implicit_regularizer_value(w - h * null, theta_s, depth)
+        slope = (up - down) / (2.0 * h)
+        worst = max(worst, abs(slope) / ((depth + 1) / depth * r ** (1.0 / depth)))
+    return worst, 10.0 * w_rtol + STATIONARITY_FLOOR
+
+
 def check_flow_limit(p: DeepProblem) -> Outcome:
     X, y, theta_s, _, weights = p.build()
     want = sdl.finetuned_end_to_end(X, y, theta_s, p.depth)
@@ -488,19 +572,30 @@ def check_flow_limit(p: DeepProblem) -> Outcome:
         )
     }
     note = f"{run.method}, error estimate {estimate / scale:.2g}, {run.evaluations} evals"
+    parts["trained w stationary for Q_N on {Xw = y}"] = regularizer_stationarity(
+        w, theta_s, X, p.depth, parts["trained vs closed form"][1], p.seed
+    )
     if 2 <= p.depth <= ROOTOF_MAX_DEPTH:
         # The exact algebraic root (CRootOf of A s^N - B s^(N-1) - C, SymPy) against the
         # float solve; on the B = 0 branch (theta_S in the row space) against the root at
         # B = 1e-30 A, which c is continuous in (it moves c by ~1e-30 relative).
-        A, B, C = sdl.scale_inputs(X, y, theta_s)
-        if C > 0:
-            exact = float(sdl.scale_factor_rootof(A, max(B, 1e-30 * A), C, p.depth).evalf(30))
-            c = sdl.scale_factor(X, y, theta_s, p.depth)
-            parts["CRootOf vs float solve of c"] = (
-                abs(c / exact - 1.0),
-                ROOTOF_RTOL * max(1.0, abs(math.log(exact))),
-            )
-            note += f", c = {c:.12g}" + (" (B = 0 branch)" if B == 0 else "")
+        # Both at theta_S and at its row-space part P theta_S (B = 0: the branch is
+        # exercised in every example, not only where the setting puts theta_S in the row space).
+        row_part = np.linalg.lstsq(X, X @ theta_s, rcond=None)[0]
+        for label, source in (("", theta_s), (" at P theta_S (B = 0 branch)", row_part)):
+            if not np.any(source):
+                continue
+            A, B, C = sdl.scale_inputs(X, y, source)
+            if C > 0 and A > 0:
+                exact = sdl.scale_factor_rootof(A, max(B, 1e-30 * A), C, p.depth)
+                c_exact = float(exact.evalf(30))
+                c = sdl.scale_factor(X, y, source, p.depth)
+                parts["CRootOf vs float solve of c" + label] = (
+                    abs(c / c_exact - 1.0),
+                    ROOTOF_RTOL * max(1.0, abs(math.log(c_exact))),
+                )
+                if not label:
+                    note += f", c = {c:.12g}" + (" (B = 0 branch)" if B == 0 else "")
     return Outcome.combine(parts, scale, float(np.linalg.norm(w)), note=note)
 
 

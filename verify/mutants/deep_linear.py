@@ -184,12 +184,13 @@ MUTANTS: tuple[Mutant, ...] = (
         catch=("D3-invariant-set",),
     ),
     Mutant(
-        "D3-flow-distance-dropped",
+        "D3-flow-atol-unscaled",
         _FLOW,
-        "distance=dist / max(wnorm, 1e-300),",
-        "distance=0.0,",
-        "adaptive flow reports a remaining Newton distance of 0, so error_estimate loses its "
-        "distance term",
+        "atol = int_rtol * scale * min(max(shrink, 1e-12), 1.0)",
+        "atol = scale * min(max(shrink, 1e-12), 1.0)",
+        "adaptive flow's absolute tolerance not scaled by int_rtol (atol ~ |z_0|): both the "
+        "fine and the coarse run are inaccurate in the same way, so their difference "
+        "(the error estimate) does not see it",
         catch=("D3-flow-limit", "D3-invariant-set"),
     ),
     Mutant(

@@ -601,7 +601,7 @@ def _power(argv: Sequence[str]) -> int:
     )
     for r in results:
         if not r.killed:
-            reason = r.mutant.equivalent or "no claim caught it"
+            reason = r.mutant.equivalent or r.mutant.known_gap or "no claim caught it"
             print(f"  survivor {r.mutant.name}: {reason} [{r.status}]")
     if args.report is not None:
         args.report.mkdir(parents=True, exist_ok=True)

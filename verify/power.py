@@ -71,6 +71,7 @@ class MutantResult:
             "description": m.description,
             "planted": m.planted,
             "equivalent": m.equivalent,
+            "known_gap": m.known_gap,
             "status": self.status,
             "killed_by": [k.claim for k in self.kills],
             "kills": [
@@ -282,6 +283,7 @@ def format_result(result: MutantResult) -> str:
         tail = f"killed by {who}"
     elif result.status == "survived":
         tail = "SURVIVED" + (f" (equivalent: {m.equivalent})" if m.equivalent else "")
+        tail += f" (known gap: {m.known_gap})" if m.known_gap else ""
     else:
         tail = f"{result.status.upper()}: {result.detail}"
     return f"{m.name:<34} {m.module:<22} {result.seconds:6.1f}s  {tail}"
@@ -307,6 +309,7 @@ def format_markdown(doc: dict[str, Any]) -> str:
     lines += ["", "| mutant | module | bug | status | caught by |", "|---|---|---|---|---|"]
     for m in doc["mutants"]:
         status = m["status"] + (f" (equivalent: {m['equivalent']})" if m["equivalent"] else "")
+        status += f" (known gap: {m['known_gap']})" if m.get("known_gap") else ""
         lines.append(
             f"| {m['name']}{' (planted)' if m['planted'] else ''} | `{m['module']}` | "
             f"{m['description']} | {status} | {', '.join(m['killed_by']) or '-'} |"

@@ -27,7 +27,8 @@ class Mutant:
     the claims expected to catch it (run first by ``--first-kill``; the report says which
     claims actually did). ``planted`` marks the bugs of the original power audit.
     ``equivalent`` is empty for a mutant that must be killed, else the reason no claim can
-    (e.g. the mutated line only runs for inputs the theorem excludes).
+    (e.g. the mutated line only runs for inputs the theorem excludes); ``known_gap`` states
+    why a real bug still survives (a documented hole, not an excuse).
     """
 
     name: str
@@ -38,6 +39,9 @@ class Mutant:
     catch: tuple[str, ...] = ()
     planted: bool = False
     equivalent: str = ""
+    #: A known hole: why this (non-equivalent) mutant gets through the claims, and what
+    #: check would catch it (shown with the survivor in the report).
+    known_gap: str = ""
 
     @property
     def module(self) -> str:

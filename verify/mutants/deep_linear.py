@@ -33,6 +33,7 @@ MUTANTS: tuple[Mutant, ...] = (
         "return sp.Pow(roots[-1], sp.Rational(depth + 1, 2))",
         "scale_factor_rootof returns s^((N+1)/2) instead of c = s^((N-1)/2) (the exponent "
         "2N/(N-1) of the scalar equation read as 2N/(N+1))",
+        catch=("D3-flow-limit",),
         planted=True,
     ),
     Mutant(
@@ -71,6 +72,7 @@ MUTANTS: tuple[Mutant, ...] = (
         "return sp.Pow(roots[0], sp.Rational(depth - 1, 2))",
         "scale_factor_rootof takes the smallest real root of A s^N - B s^(N-1) - C (negative "
         "for even N) instead of the largest, positive one",
+        catch=("D3-flow-limit",),
         planted=True,
     ),
     # ---------------------------------------------------------------- closed forms
@@ -114,6 +116,7 @@ MUTANTS: tuple[Mutant, ...] = (
         "r ** ((depth + 1) / depth)",
         "r ** ((depth - 1) / depth)",
         "implicit_regularizer_value: |w|^((N-1)/N) instead of |w|^((N+1)/N)",
+        catch=("D3-flow-limit",),
     ),
     Mutant(
         "D6-floor-normalisation",
@@ -139,6 +142,7 @@ MUTANTS: tuple[Mutant, ...] = (
         "return [np.outer(*f) for f in factors if f is not None], w",
         "return [np.outer(f[1], f[0]) for f in factors if f is not None], w",
         "layer_gradients returns h a^T (the transpose) instead of dL/dW_j = a^T h^T",
+        catch=("D1-one-step",),
     ),
     Mutant(
         "D1-gd-step-factor",
@@ -184,14 +188,13 @@ MUTANTS: tuple[Mutant, ...] = (
         catch=("D3-invariant-set",),
     ),
     Mutant(
-        "D3-flow-atol-unscaled",
+        "D3-reduced-sigma-gradient",
         _FLOW,
-        "atol = int_rtol * scale * min(max(shrink, 1e-12), 1.0)",
-        "atol = scale * min(max(shrink, 1e-12), 1.0)",
-        "adaptive flow's absolute tolerance not scaled by int_rtol (atol ~ |z_0|): both the "
-        "fine and the coarse run are inaccurate in the same way, so their difference "
-        "(the error estimate) does not see it",
-        catch=("D3-flow-limit", "D3-invariant-set"),
+        "out[self.r :] = (-float(q @ e) / n) * pi",
+        "out[self.r :] = (-float(b @ e) / n) * pi",
+        "width-one chain: dL/dsigma_j = (pi_j/n) q^T e with b instead of q = S b (row-space "
+        "coordinates not scaled by the singular values)",
+        catch=("D3-invariant-set", "D3-flow-limit"),
     ),
     Mutant(
         "D3-error-estimate-self",
@@ -201,5 +204,10 @@ MUTANTS: tuple[Mutant, ...] = (
         "error estimate compares the fine run with itself (|w - w_coarse| reported as 0; only "
         "the distance term remains)",
         catch=("D3-flow-limit", "D3-invariant-set"),
+        known_gap="with every layer trainable the remaining Newton distance alone is about the "
+        "actual error (measured ratio 0.995-1.0 at tol 1e-8 and 1e-5), so every claim's 10x "
+        "the estimate still holds; it hurts only with frozen layers or a max_time stop, where "
+        "the distance term is absent, and no claim runs the adaptive flow that way (a D6 flow "
+        "route with W_1 frozen did not kill it and cost minutes per standard run)",
     ),
 )

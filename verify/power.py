@@ -340,6 +340,11 @@ def _worker(argv: Sequence[str]) -> int:
     if Path(symbolic.__file__).resolve().parent.parent != here:
         print(f"error: symbolic imported from {symbolic.__file__}, not {here}", file=sys.stderr)
         return 2
+    if args.expect_mutant is not None:  # the copy must carry the mutant it is run for
+        mutant = next((m for m in catalogue() if m.name == args.expect_mutant), None)
+        if mutant is None or mutant.replacement not in (here / mutant.path).read_text():
+            print(f"error: {here} does not carry mutant {args.expect_mutant}", file=sys.stderr)
+            return 2
 
     from verify import registry
     from verify.profiles import get_profile

@@ -936,12 +936,9 @@ def check_estimators(s: EstimatorSetting) -> Outcome:
     # found by scanning n (the L3 formula itself is checked against training by L3).
     delta_sq = float(np.sum((theta_s - theta_t) ** 2))
     eps_target = 0.37 * delta_sq if delta_sq > 0 else 0.1
-    scan = (
-        next(
-            n for n in range(s.d + 1) if sl.expected_risk_isotropic(n, s.d, delta_sq) <= eps_target
-        )
-        if delta_sq > 0
-        else 0
+    # (with Delta = 0 every n meets it: n = 0; at n = d the noiseless risk is 0 <= eps)
+    scan = next(
+        n for n in range(s.d + 1) if sl.expected_risk_isotropic(n, s.d, delta_sq) <= eps_target
     )
     parts["sample_complexity vs scan"] = (
         float(abs(sl.sample_complexity(eps_target, delta_sq, s.d) - scan)),

@@ -22,6 +22,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -83,26 +84,21 @@ class MutantResult:
         }
 
 
+def _matches(mutant: Mutant, pattern: str) -> bool:
+    return mutant.name == pattern or mutant.name.startswith(pattern) or mutant.module == pattern
+
+
 def select_mutants(patterns: Sequence[str]) -> tuple[Mutant, ...]:
     """Mutants whose name or module equals, or name starts with, a pattern (all if none)."""
     mutants = catalogue()
     if not patterns:
         return mutants
-    chosen = [
-        m
-        for m in mutants
-        if any(m.name == p or m.name.startswith(p) or m.module == p for p in patterns)
-    ]
-    unmatched = [
-        p
-        for p in patterns
-        if not any(m.name == p or m.name.startswith(p) or m.module == p for m in mutants)
-    ]
+    unmatched = [p for p in patterns if not any(_matches(m, p) for m in mutants)]
     if unmatched:
         raise ValueError(
             f"no mutant matches {unmatched}; valid names: {', '.join(m.name for m in mutants)}"
         )
-    return tuple(chosen)
+    return tuple(m for m in mutants if any(_matches(m, p) for p in patterns))
 
 
 def mutated_copy(mutant: Mutant | None, root: Path, source: Path = PROJECT_ROOT) -> Path:
@@ -209,8 +205,6 @@ def run_catalogue(
     on_result: Callable[[int, MutantResult], None] | None = None,
 ) -> list[MutantResult]:
     """Every mutant against ``claims``, ``jobs`` mutants at a time, in catalogue order."""
-    from concurrent.futures import ThreadPoolExecutor
-
     results: dict[int, MutantResult] = {}
     with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
         futures = {
@@ -219,8 +213,6 @@ def run_catalogue(
             ): i
             for i, m in enumerate(mutants)
         }
-        from concurrent.futures import as_completed
-
         for fut in as_completed(futures):
             i = futures[fut]
             results[i] = fut.result()

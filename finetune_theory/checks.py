@@ -1,8 +1,19 @@
-"""Input validation shared by :mod:`symbolic` and :mod:`numeric`.
+"""Input validation shared by :mod:`symbolic` and :mod:`numeric`: one coercion rule.
 
 Every function returns a float64 NumPy array (or a Python number) that is safe to use,
 or raises :class:`~finetune_theory.errors.InputError` whose message names the parameter
 and the rule. Inputs are never modified: arrays are copied when converted.
+
+The coercion rule (the same for every public function):
+
+* **Real numbers only.** Accepted: Python ``int``/``float``, NumPy integer and floating
+  scalars and arrays (any width; converted to float64), and (nested) lists/tuples of those.
+  Refused: ``bool`` and boolean arrays (``True`` is not the number 1 here), complex values
+  (casting would drop the imaginary part), strings (``"1.5"`` is not parsed), ``None`` and
+  any other object.
+* **Finite.** NaN and inf are refused. Magnitudes are not limited here: each function
+  either computes a correct value at extreme scales (most are scale invariant and rescale
+  internally) or raises an ``InputError`` naming the input whose scale it cannot represent.
 """
 
 from __future__ import annotations
@@ -24,6 +35,32 @@ FloatArray = NDArray[np.float64]
 PSD_RTOL = 1e-10
 
 
+_REAL_KINDS = "fiu"  # NumPy dtype kinds: floating, signed and unsigned integers
+
+
+def _describe(value: Any) -> str:
+    if isinstance(value, np.ndarray):
+        return f"an array of dtype {value.dtype}"
+    return f"{type(value).__name__} {value!r}"[:80]
+
+
+def _refused_element(value: Any) -> Any:
+    """The first element of a (nested) list/tuple that is not a real number, else None."""
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, (list, tuple)):
+            stack.extend(item)
+        elif isinstance(item, np.ndarray):
+            if item.dtype.kind not in _REAL_KINDS:
+                return item
+        elif isinstance(item, (bool, np.bool_)) or not isinstance(
+            item, (int, float, np.integer, np.floating)
+        ):
+            return item
+    return None
+
+
 def _finite(arr: FloatArray, name: str) -> FloatArray:
     if not np.all(np.isfinite(arr)):
         raise InputError(f"{name} must contain only finite numbers (found NaN or inf)")
@@ -33,14 +70,24 @@ def _finite(arr: FloatArray, name: str) -> FloatArray:
 def as_float_array(value: ArrayLike, name: str, ndim: int) -> FloatArray:
     """Convert to a finite float64 array with exactly ``ndim`` dimensions (a copy).
 
-    Complex input is refused (casting would silently drop the imaginary part).
+    Applies the module's coercion rule: real numbers only (no bool, complex, str, None or
+    other objects), all finite.
     """
-    if np.iscomplexobj(value):
-        raise InputError(f"{name} must be real, got complex values")
+    bad: Any
+    if isinstance(value, np.ndarray):
+        bad = None if value.dtype.kind in _REAL_KINDS else value
+    elif isinstance(value, (list, tuple)):
+        bad = _refused_element(value)
+    else:
+        bad = value
+    if bad is not None:
+        raise InputError(
+            f"{name} must be an array of real numbers (float or int), got {_describe(bad)}"
+        )
     try:
         arr = np.array(value, dtype=np.float64, copy=True)
-    except (TypeError, ValueError) as exc:
-        raise InputError(f"{name} must be numeric, got {type(value).__name__}") from exc
+    except (TypeError, ValueError, OverflowError) as exc:
+        raise InputError(f"{name} must be a rectangular array of real numbers ({exc})") from exc
     if arr.ndim != ndim:
         raise InputError(f"{name} must be {ndim}-dimensional, got shape {arr.shape}")
     if arr.size == 0:
@@ -109,11 +156,21 @@ def positive(value: float, name: str) -> float:
 
 
 def real_number(value: Any, name: str) -> float:
-    """A finite Python float."""
+    """A finite Python float (the module's coercion rule for a single number).
+
+    Accepts ``int``, ``float``, NumPy integer/floating scalars and 0-d real arrays; refuses
+    ``bool``, complex, strings, ``None`` and other objects, and NaN/inf.
+    """
+    if isinstance(value, np.ndarray) and value.ndim == 0 and value.dtype.kind in _REAL_KINDS:
+        value = value.item()
+    if isinstance(value, (bool, np.bool_)) or not isinstance(
+        value, (int, float, np.integer, np.floating)
+    ):
+        raise InputError(f"{name} must be a real number (float or int), got {_describe(value)}")
     try:
         x = float(value)
-    except (TypeError, ValueError) as exc:
-        raise InputError(f"{name} must be a real number, got {value!r}") from exc
+    except OverflowError:
+        raise InputError(f"{name} must be finite in float64, got {value}") from None
     if not math.isfinite(x):
         raise InputError(f"{name} must be finite, got {x!r}")
     return x

@@ -5,6 +5,15 @@ variable ``FINETUNE_PROFILE``, else ``quick``. Every profile except ``dev`` is d
 Hypothesis runs from a fixed seed (0 unless ``--seed`` is given) with no example database,
 so the same command prints the same report. CI uses ``quick``.
 
+Hidden state is switched off for every profile (:func:`isolate_hypothesis`): no example
+database is read or written (not even by ``dev``, whose fresh seed is printed so its run can
+be repeated), and Hypothesis' mining of constants from the source of every "local" module that
+happens to be imported (which depends on the working directory, on which modules the CLI or a
+worker process loaded, and writes a ``.hypothesis/`` cache into the working directory) is
+disabled. So the settings drawn depend only on the claim, the profile and the seed: the same
+report under ``--jobs 1``, ``--jobs N``, ``--scheduler``, pytest, any working directory, and on
+a second run.
+
 | profile   | examples per claim | randomness                          |
 |-----------|--------------------|-------------------------------------|
 | quick     | the claim's budget | fixed seed (derandomised)           |
@@ -18,7 +27,10 @@ from __future__ import annotations
 
 import os
 import secrets
+import tempfile
 from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
 
 from hypothesis import HealthCheck, settings
 
@@ -70,6 +82,39 @@ def get_profile(name: str | None = None) -> Profile:
         ) from None
 
 
+_ISOLATED: list[bool] = []
+
+
+def isolate_hypothesis() -> None:
+    """Switch off Hypothesis state that would make draws depend on where they run.
+
+    * Local-constant mining (Hypothesis >= 6.131): with probability ~5% per draw Hypothesis
+      substitutes a constant harvested from the source files of imported non-site-packages
+      modules. Which modules are imported differs between the CLI, a pool worker and pytest,
+      and "local" depends on the working directory, so the same seed drew different settings.
+      The harvest is replaced by an empty set (Hypothesis' built-in global constants stay:
+      they are fixed by its version).
+    * Storage: Hypothesis' home directory is moved to a private temporary folder, so nothing
+      is written to ``.hypothesis/`` in the user's tree (the runner uses no database anyway).
+
+    Idempotent; called when :mod:`verify.runner` is imported and by
+    :func:`load_hypothesis_profile` (pytest). Hypothesis' internals are patched by name: if
+    a future version moves them, ``tests/verify/test_determinism.py`` fails.
+    """
+    if _ISOLATED:
+        return
+    from hypothesis import configuration
+    from hypothesis.internal.conjecture import providers
+
+    empty: Any = providers.Constants()  # type: ignore[attr-defined]
+    if hasattr(providers, "_get_local_constants"):
+        providers._get_local_constants = lambda: empty
+        providers.CONSTANTS_CACHE.cache.clear()
+    # A fixed private path, created only if something writes (nothing does: no database).
+    configuration.set_hypothesis_home_dir(Path(tempfile.gettempdir()) / "finetune-hypothesis")
+    _ISOLATED.append(True)
+
+
 def register_hypothesis_profiles() -> None:
     """Register the same names as Hypothesis profiles, for plain property tests."""
     base = settings(
@@ -86,6 +131,7 @@ def register_hypothesis_profiles() -> None:
 def load_hypothesis_profile(name: str | None = None) -> Profile:
     """Register and load the Hypothesis profile matching :func:`get_profile`."""
     profile = get_profile(name)
+    isolate_hypothesis()
     register_hypothesis_profiles()
     settings.load_profile(profile.name)
     return profile

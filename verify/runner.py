@@ -19,7 +19,9 @@ from hypothesis import HealthCheck, Phase, Verbosity, given, settings
 
 from verify.claim import Claim, Outcome, setting_to_json
 from verify.coverage import CoverageMap
-from verify.profiles import Profile
+from verify.profiles import Profile, isolate_hypothesis
+
+isolate_hypothesis()  # the same seed draws the same settings wherever the runner runs
 
 
 class _DisagreementError(AssertionError):

@@ -44,8 +44,11 @@ def _describe(value: Any) -> str:
     return f"{type(value).__name__} {value!r}"[:80]
 
 
+_NOTHING = object()
+
+
 def _refused_element(value: Any) -> Any:
-    """The first element of a (nested) list/tuple that is not a real number, else None."""
+    """The first element of a (nested) list/tuple that is not a real number, else _NOTHING."""
     stack = [value]
     while stack:
         item = stack.pop()
@@ -58,7 +61,7 @@ def _refused_element(value: Any) -> Any:
             item, (int, float, np.integer, np.floating)
         ):
             return item
-    return None
+    return _NOTHING
 
 
 def _finite(arr: FloatArray, name: str) -> FloatArray:
@@ -73,14 +76,16 @@ def as_float_array(value: ArrayLike, name: str, ndim: int) -> FloatArray:
     Applies the module's coercion rule: real numbers only (no bool, complex, str, None or
     other objects), all finite.
     """
-    bad: Any
+    refused = False
+    bad: Any = value
     if isinstance(value, np.ndarray):
-        bad = None if value.dtype.kind in _REAL_KINDS else value
+        refused = value.dtype.kind not in _REAL_KINDS
     elif isinstance(value, (list, tuple)):
         bad = _refused_element(value)
+        refused = bad is not _NOTHING
     else:
-        bad = value
-    if bad is not None:
+        refused = True  # scalars, None, strings, objects: not an array of real numbers
+    if refused:
         raise InputError(
             f"{name} must be an array of real numbers (float or int), got {_describe(bad)}"
         )

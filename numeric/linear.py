@@ -35,9 +35,18 @@ power of two per problem, so that max|X/s| ∈ [1/2, 1). Power-of-two scaling is
 floating point and leaves every iterate unchanged (L scales by s², ∇L by s², the step by
 1/s²), so the results are those of training on (X, y); it keeps λ_max, the loss and the
 rounding floor representable for X of any magnitude (e.g. X·1e200 or X·1e-200). Reported
-``loss_history``, ``grad_norm`` and ``step`` are in the caller's units and may overflow to
-inf (or underflow to 0) when the true values are outside float64; ``theta`` never does
+``loss_history``, ``grad_norm`` and ``step`` are in the caller's units (``units_log2`` = 0)
+whenever those are representable; when one of them is not (the loss of X·1e200 is ~1e400,
+the step of X·1e-200 is ~1e400), that problem's values are reported for the rescaled
+problem instead and ``units_log2`` = 2e says so: the caller's loss and gradient norm are
+``loss_history·2^units_log2`` and ``grad_norm·2^units_log2``, the caller's step is
+``step·2^−units_log2``. Nothing returned is NaN or inf; ``theta`` is never out of range
 silently: if y/s or the loss of the rescaled problem overflows, :class:`InputError` says so.
+
+Stalls: a run whose update no longer changes θ (a user step so small that η∇L rounds away
+against θ, or line-search steps that round to zero for two consecutive steps) can make no
+further progress, so it stops at once: :class:`ConvergenceError` in strict mode, otherwise
+``converged`` False. A budget of ``max_steps`` steps therefore never spins without moving.
 """
 
 from __future__ import annotations
@@ -52,7 +61,7 @@ from numpy.typing import ArrayLike
 from finetune_theory import checks
 from finetune_theory.checks import FloatArray
 from finetune_theory.errors import ConvergenceError, InputError
-from numeric.data import RngLike, as_generator, labels, sample_inputs
+from numeric.data import MAX_ENTRIES, RngLike, as_generator, labels, sample_inputs
 
 __all__ = [
     "DEFAULT_RTOL",
@@ -100,7 +109,9 @@ class GDResult:
     bound on ‖θ − θ_FT‖/‖θ‖ (per element), 2‖∇L(θ)‖/(λ_min⁺‖θ‖): every iterate lies in
     θ_S + rowspace(X), where ‖∇L(θ)‖ ≥ λ_min⁺‖θ − θ_FT‖ (the factor 2 covers the rounding
     of the gradient); for n > d the same bound holds for the least-squares solution.
-    Loss, gradient and step are in the caller's units (see the module's scale convention).
+    ``units_log2`` (int per element): 0 when loss, gradient norm and step are in the caller's
+    units; otherwise 2e for the power-of-two rescaling X/2^e the run used (module docstring:
+    caller's loss = loss_history·2^units_log2, step = step·2^−units_log2).
     """
 
     theta: FloatArray
@@ -112,33 +123,61 @@ class GDResult:
     condition: FloatArray
     method: str = "gd"
     error_estimate: FloatArray | float = math.nan
+    units_log2: np.ndarray | int = 0
 
     @property
     def all_converged(self) -> bool:
         return bool(np.all(self.converged))
 
 
+def _real_array(value: ArrayLike, name: str) -> FloatArray:
+    """``value`` under the shared coercion rule, any number of dimensions, not empty.
+
+    Float64 arrays are used as they are (no copy: the training loops call
+    :func:`loss_gradient` every step); their values are checked through the result.
+    """
+    if isinstance(value, np.ndarray) and value.dtype == np.float64:
+        arr = value
+    elif value is None:
+        raise InputError(f"{name} must be an array of real numbers (float or int), got None")
+    else:
+        try:
+            ndim = np.ndim(value)
+        except ValueError as exc:
+            raise InputError(
+                f"{name} must be a rectangular array of real numbers ({exc})"
+            ) from None
+        arr = checks.as_float_array(value, name, max(ndim, 1))
+    if arr.size == 0:
+        raise InputError(f"{name} must not be empty, got shape {arr.shape}")
+    return arr
+
+
 def loss_gradient(X: ArrayLike, y: ArrayLike, theta: ArrayLike) -> tuple[FloatArray, FloatArray]:
     """(L(θ), ∇L(θ)) for L(θ) = (1/2n)‖Xθ − y‖², ∇L(θ) = Xᵀ(Xθ − y)/n.
 
-    Batched over leading axes: X (…, n, d), y (…, n), theta (…, d). Shapes are checked on
-    every call; values are checked through the result (O(n + d), so the training loops can
-    call this every step): a NaN or inf in any input propagates into L or ∇L, and then the
-    inputs are validated with :mod:`finetune_theory.checks`, which names the bad one. Finite
-    inputs whose loss or gradient overflows float64 raise :class:`InputError` about the scale
-    (rescale X and y by a common power of two; θ_FT is invariant under (X, y) → (cX, cy)).
+    Batched over leading axes: X (…, n, d), y (…, n), theta (…, d). Every input goes through
+    the shared coercion rule (real numbers only: bool, complex, str, None and objects are
+    refused) and shapes are checked on every call; the values of float64 arrays are checked
+    through the result (O(n + d), so the training loops can call this every step): a NaN or
+    inf in any input propagates into L or ∇L, and then the inputs are validated with
+    :mod:`finetune_theory.checks`, which names the bad one. Finite inputs whose loss or
+    gradient overflows float64 raise :class:`InputError` about the scale (rescale X and y by a
+    common power of two; θ_FT is invariant under (X, y) → (cX, cy)).
     """
-    Xa = np.asarray(X, dtype=np.float64)
-    ya = np.asarray(y, dtype=np.float64)
-    th = np.asarray(theta, dtype=np.float64)
+    Xa = _real_array(X, "X")
+    ya = _real_array(y, "y")
+    th = _real_array(theta, "theta")
     if Xa.ndim < 2:
         raise InputError(f"X must be at least 2-dimensional (…, n, d), got shape {Xa.shape}")
     if ya.shape != Xa.shape[:-1]:
         raise InputError(f"y must have shape {Xa.shape[:-1]} to match X, got {ya.shape}")
-    if (
-        th.shape[-1:] != Xa.shape[-1:]
-        or np.broadcast_shapes(th.shape[:-1], Xa.shape[:-2]) != (Xa.shape[:-2])
-    ):
+    batch = Xa.shape[:-2]
+    try:
+        fits = th.shape[-1:] == Xa.shape[-1:] and np.broadcast_shapes(th.shape[:-1], batch) == batch
+    except ValueError:  # batch shapes that do not broadcast
+        fits = False
+    if not fits:
         raise InputError(f"theta must have shape {Xa.shape[:-2] + Xa.shape[-1:]}, got {th.shape}")
     n = Xa.shape[-2]
     with np.errstate(over="ignore", invalid="ignore"):
@@ -169,12 +208,27 @@ def estimated_steps(condition: float, rtol: float, method: Method) -> float:
     ``"gd"`` (step 1/λ_max): the slowest mode's gradient decays as (1 − 1/κ)^k, so
     k ≈ κ·ln(1/rtol). ``"cg"``: the Chebyshev bound ‖e_k‖ ≤ 2((√κ − 1)/(√κ + 1))^k‖e_0‖ in
     the XᵀX-norm, with the gradient a further √κ looser: k ≈ (√κ/2)·ln(2√κ/rtol).
-    Upper estimates from κ alone; clustered spectra converge sooner.
+    Upper estimates from κ alone; clustered spectra converge sooner. ``condition`` is
+    κ = λ_max/λ_min⁺ >= 1, ``rtol`` in (0, 1); an estimate beyond float64 raises
+    :class:`InputError`.
     """
-    kappa = max(float(condition), 1.0)
-    if method == "gd":
-        return kappa * math.log(1.0 / rtol)
-    return 0.5 * math.sqrt(kappa) * math.log(2.0 * math.sqrt(kappa) / rtol)
+    kappa = checks.real_number(condition, "condition")
+    if kappa < 1.0:
+        raise InputError(
+            f"condition must be >= 1 (kappa = lambda_max/lambda_min+ of X^T X/n), got {kappa!r}"
+        )
+    r = checks.positive(rtol, "rtol")
+    if r >= 1.0:
+        raise InputError(f"rtol must be in (0, 1), got {r!r}")
+    if _method(method) == "gd":
+        steps = kappa * -math.log(r)
+    else:
+        steps = 0.5 * math.sqrt(kappa) * (math.log(2.0) + 0.5 * math.log(kappa) - math.log(r))
+    if not math.isfinite(steps):
+        raise InputError(
+            f"condition={kappa!r} with rtol={r!r} needs more steps than float64 can count"
+        )
+    return steps
 
 
 def _spectrum(X: FloatArray) -> tuple[FloatArray, FloatArray]:
@@ -189,6 +243,14 @@ def _spectrum(X: FloatArray) -> tuple[FloatArray, FloatArray]:
     nonzero = sv > (top * max(n, d) * _EPS)[..., None]
     smallest = np.min(np.where(nonzero, sv, np.inf), axis=-1)
     return np.asarray(top**2 / n), np.asarray(smallest**2 / n)
+
+
+def _norm(a: FloatArray) -> FloatArray:
+    """‖a‖ along the last axis, computed as m·‖a/m‖ with m = max|a| so that the squares
+    neither overflow (‖a‖ up to float64's largest number) nor underflow."""
+    m = np.max(np.abs(a), axis=-1)
+    unit = a / np.where(m > 0.0, m, 1.0)[..., None]
+    return np.asarray(m * np.sqrt(np.sum(unit * unit, axis=-1)), dtype=np.float64)
 
 
 def _power_of_two_scale(X: FloatArray) -> np.ndarray:
@@ -212,7 +274,7 @@ def _train(
     """Batched training on (…, n, d) designs; frozen per element once its tolerance is met.
 
     Runs on the power-of-two-rescaled problem (module docstring) and reports in the
-    caller's units.
+    caller's units where those are representable (``units_log2``); stops a stalled element.
     """
     expo = _power_of_two_scale(X)
     X = np.ldexp(X, -expo[..., None, None])
@@ -240,10 +302,18 @@ def _train(
                 f"{lim_user:.6g}, got {step!r}"
             )
     n = X.shape[-2]
-    xty_norm = np.linalg.norm(np.einsum("...ij,...i->...j", X, y), axis=-1) / n
     theta = np.array(theta0, dtype=np.float64, copy=True)
-    value, grad = loss_gradient(X, y, theta)
-    g0 = np.linalg.norm(grad, axis=-1)
+    try:
+        value, grad = loss_gradient(X, y, theta)
+    except InputError:
+        raise InputError(
+            "theta_s or y is too large relative to X: L(theta_s) of the rescaled problem "
+            "(X/s, y/s), s = 2^e ~ max|X|, overflows float64 "
+            f"(max|theta_s| = {float(np.max(np.abs(theta))):.3g}, "
+            f"max|y/s| = {float(np.max(np.abs(y))):.3g}); rescale them"
+        ) from None
+    xty_norm = _norm(np.einsum("...ij,...i->...j", X, y)) / n
+    g0 = _norm(grad)
     history = [np.array(value, copy=True)]
     steps = np.zeros(curv.shape, dtype=np.int64)
     active = np.ones(curv.shape, dtype=bool)
@@ -252,13 +322,20 @@ def _train(
     direction = -grad
     grad_sq = g0 * g0
     alpha_last = np.zeros(curv.shape)
+    # Consecutive steps that left theta unchanged, and how many make a stall: a GD step is
+    # a function of theta alone (one unchanged step repeats forever); CG restarts along -grad
+    # after one (beta ~ 0 when the gradient is unchanged), so two in a row.
+    unchanged = np.zeros(curv.shape, dtype=np.int64)
+    stall_after = 2 if cg else 1
+    stalled = np.zeros(curv.shape, dtype=bool)
     for _ in range(max_steps + 1):
-        floor = _ROUNDING_FLOOR * (curv * np.linalg.norm(theta, axis=-1) + xty_norm)
-        active = active & (gnorm > np.maximum(rtol * g0, floor))
+        floor = _ROUNDING_FLOOR * (curv * _norm(theta) + xty_norm)
+        active = active & (gnorm > np.maximum(rtol * g0, floor)) & ~stalled
         if not np.any(active):
             break
         if int(np.max(steps)) >= max_steps:
             break
+        previous = theta
         if cg:
             xp = np.einsum("...ij,...j->...i", X, direction)
             curvature_p = np.sum(xp * xp, axis=-1) / n
@@ -270,12 +347,14 @@ def _train(
         else:
             theta = theta - np.where(active[..., None], eta[..., None] * grad, 0.0)
         steps = steps + active
+        unchanged = np.where(active & np.all(theta == previous, axis=-1), unchanged + 1, 0)
+        stalled = stalled | (unchanged >= stall_after)
         old_grad = grad
         try:
             value, grad = loss_gradient(X, y, theta)
         except InputError as exc:
             raise ConvergenceError(f"{method} diverged (loss became non-finite)") from exc
-        gnorm = np.linalg.norm(grad, axis=-1)
+        gnorm = _norm(grad)
         if cg:
             new_sq = gnorm * gnorm
             polak_ribiere = (new_sq - np.sum(grad * old_grad, axis=-1)) / np.where(
@@ -288,28 +367,86 @@ def _train(
             direction = np.where(active[..., None], fresh, direction)
             grad_sq = np.where(active, new_sq, grad_sq)
         history.append(np.array(value, copy=True))
-    converged = ~active
-    two_e = 2 * expo
-    with np.errstate(over="ignore", under="ignore"):
-        result = GDResult(
-            theta=theta,
-            steps=steps,
-            converged=converged,
-            loss_history=np.ldexp(np.asarray(history, dtype=np.float64), two_e),
-            step=np.ldexp(np.asarray(alpha_last if cg else eta, dtype=np.float64), -two_e),
-            grad_norm=np.ldexp(np.asarray(gnorm, dtype=np.float64), two_e),
-            condition=kappa,
-            method=method,
-            # Unit-free: ‖∇L‖/λ_min⁺ is invariant under the power-of-two rescaling.
-            error_estimate=np.asarray(
-                2.0 * gnorm / low / np.maximum(np.linalg.norm(theta, axis=-1), 1e-300),
-                dtype=np.float64,
-            ),
-        )
+    active = active & ~stalled
+    converged = ~active & ~stalled
+    loss_out, grad_out, step_out, units = _caller_units(
+        np.asarray(history, dtype=np.float64),
+        np.asarray(gnorm, dtype=np.float64),
+        np.asarray(alpha_last if cg else eta, dtype=np.float64),
+        2 * expo,
+    )
+    result = GDResult(
+        theta=theta,
+        steps=steps,
+        converged=converged,
+        loss_history=loss_out,
+        step=step_out,
+        grad_norm=grad_out,
+        condition=kappa,
+        method=method,
+        error_estimate=_error_estimate(gnorm, low, theta),
+        units_log2=units,
+    )
+    if strict and np.any(stalled):
+        raise ConvergenceError(_stall_message(method, step, stalled, gnorm, g0, rtol))
     if strict and not result.all_converged:
         relative = gnorm / np.where(g0 > 0.0, g0, 1.0)
         raise ConvergenceError(_budget_message(method, max_steps, rtol, relative, kappa, active))
     return result
+
+
+def _caller_units(
+    history: FloatArray, gnorm: FloatArray, step: FloatArray, two_e: np.ndarray
+) -> tuple[FloatArray, FloatArray, FloatArray, np.ndarray]:
+    """Loss history, gradient norm and step of the rescaled problem (X/2^e, y/2^e) in the
+    caller's units (loss and gradient times 4^e, step divided by it), per problem, unless
+    one of them would leave float64 (overflow, or a nonzero step below the smallest normal
+    number): then that problem keeps the rescaled values and ``units_log2`` = 2e."""
+    with np.errstate(over="ignore", under="ignore"):
+        loss_c = np.ldexp(history, two_e)
+        grad_c = np.ldexp(gnorm, two_e)
+        step_c = np.ldexp(step, -two_e)
+    tiny = np.finfo(np.float64).tiny
+    fits = (
+        np.all(np.isfinite(loss_c), axis=0)
+        & np.isfinite(grad_c)
+        & np.isfinite(step_c)
+        & ((step_c >= tiny) | (step == 0.0))
+    )
+    units = np.where(fits, 0, two_e).astype(np.int64)
+    shift = two_e - units
+    return np.ldexp(history, shift), np.ldexp(gnorm, shift), np.ldexp(step, -shift), units
+
+
+def _error_estimate(gnorm: FloatArray, low: FloatArray, theta: FloatArray) -> FloatArray:
+    """2‖∇L‖/(λ_min⁺‖θ‖), unit-free (invariant under the power-of-two rescaling); capped at
+    float64's largest number where ‖θ‖ is ~0 and the bound says nothing."""
+    with np.errstate(over="ignore", divide="ignore", invalid="ignore"):
+        bound = 2.0 * gnorm / low / np.maximum(_norm(theta), 1e-300)
+    return np.asarray(np.minimum(bound, np.finfo(np.float64).max), dtype=np.float64)
+
+
+def _stall_message(
+    method: Method,
+    step: float | None,
+    stalled: np.ndarray,
+    gnorm: FloatArray,
+    g0: FloatArray,
+    rtol: float,
+) -> str:
+    """A run whose update stopped changing theta."""
+    relative = float(np.max(np.where(stalled, gnorm / np.where(g0 > 0.0, g0, 1.0), 0.0)))
+    count = int(np.sum(stalled))
+    where = f" ({count} of {stalled.size} problems)" if stalled.ndim else ""
+    cause = (
+        f"step={step!r} is too small: eta*grad rounds away against theta"
+        if step is not None
+        else "the steps round to zero against theta"
+    )
+    return (
+        f"{method} stalled{where}: the update no longer changes theta ({cause}) with the "
+        f"relative gradient norm at {relative:.3g} > rtol={rtol:.3g}; more steps cannot help"
+    )
 
 
 def _budget_message(
@@ -409,13 +546,14 @@ def fine_tune_many(
     ya = checks.as_float_array(y, "y", 2)
     if ya.shape != Xa.shape[:2]:
         raise InputError(f"y must have shape {Xa.shape[:2]} to match X, got {ya.shape}")
-    ts = np.asarray(theta_s, dtype=np.float64)
-    if ts.ndim == 1:
-        ts = np.broadcast_to(checks.as_vector(ts, "theta_s", Xa.shape[2]), Xa.shape[::2])
+    ts = _real_array(theta_s, "theta_s")
+    if ts.shape == Xa.shape[2:]:
+        ts = np.broadcast_to(ts, Xa.shape[::2])
     elif ts.shape != Xa.shape[::2]:
-        raise InputError(f"theta_s must have shape ({Xa.shape[2]},) or {Xa.shape[::2]}")
-    if not np.all(np.isfinite(ts)):
-        raise InputError("theta_s must contain only finite numbers")
+        raise InputError(
+            f"theta_s must have shape ({Xa.shape[2]},) or {Xa.shape[::2]}, got {ts.shape}"
+        )
+    checks.as_float_array(ts, "theta_s", 2)  # finite
     r, m = checks.rtol_and_budget(rtol, max_steps)
     return _train(Xa, ya, ts, meth, _step_for(meth, step), r, m, strict)
 
@@ -426,15 +564,23 @@ def quadratic_risk(
     """(θ − θ_T)ᵀΣ(θ − θ_T) for θ of shape (d,) or (batch, d): the excess population risk.
 
     Σ defaults to the identity. Inputs are validated with :mod:`finetune_theory.checks`
-    (finite; θ 1- or 2-dimensional; θ_T and Σ of matching size; Σ symmetric PSD); a risk
-    that overflows float64 for finite inputs raises :class:`InputError` about the scale.
+    (real and finite; θ 1- or 2-dimensional; θ_T and Σ of matching size; Σ symmetric PSD).
+    Evaluated as c·(c·uᵀΣu) with Δ = θ − θ_T = c·u, c = max|Δ|, so no intermediate
+    overflows or underflows before the result does; a risk that overflows float64 for
+    finite inputs raises :class:`InputError` about the scale.
     """
-    th = checks.as_float_array(theta, "theta", 2 if np.ndim(theta) == 2 else 1)
+    th = _real_array(theta, "theta")
+    if th.ndim not in (1, 2):
+        raise InputError(f"theta must have shape (d,) or (batch, d), got {th.shape}")
+    th = checks.as_float_array(th, "theta", th.ndim)  # finite
     tt = checks.as_vector(theta_t, "theta_t", th.shape[-1])
-    diff = th - tt
     sig = np.eye(tt.shape[0]) if cov is None else checks.as_cov(cov, tt.shape[0])
     with np.errstate(over="ignore", invalid="ignore"):
-        risk = np.asarray(np.einsum("...i,ij,...j->...", diff, sig, diff), dtype=np.float64)
+        diff = th - tt
+        c = np.max(np.abs(diff), axis=-1)
+        unit = diff / np.where(c > 0.0, c, 1.0)[..., None]
+        form = np.einsum("...i,ij,...j->...", unit, sig, unit)
+        risk = np.asarray(c * (c * form), dtype=np.float64)
     if not np.all(np.isfinite(risk)):
         raise InputError(
             "theta, theta_t and cov are finite but (theta - theta_t)^T cov (theta - theta_t) "
@@ -453,9 +599,22 @@ class MonteCarloEstimate:
 
 
 def _estimate(values: FloatArray) -> MonteCarloEstimate:
+    """Mean and s/√M of M >= 2 finite values, computed on values/max|values| so that the
+    squares inside the standard deviation neither overflow nor underflow."""
     m = values.shape[0]
-    se = float(np.std(values, ddof=1) / np.sqrt(m)) if m > 1 else float("inf")
-    return MonteCarloEstimate(float(np.mean(values)), se, int(m))
+    top = float(np.max(np.abs(values)))
+    unit = values / top if top > 0.0 else values
+    se = float(np.std(unit, ddof=1) / np.sqrt(m)) * top
+    return MonteCarloEstimate(float(np.mean(unit)) * top, se, int(m))
+
+
+def _sample_budget(count: int, d: int, name: str) -> None:
+    """Refuse a Monte Carlo size whose input sample would exceed :data:`MAX_ENTRIES`."""
+    if count * d > MAX_ENTRIES:
+        raise InputError(
+            f"{name} = {count} with d = {d} needs {count * d} input entries, more than the "
+            f"{MAX_ENTRIES} one array may hold here; average several smaller estimates"
+        )
 
 
 def population_risk_mc(
@@ -465,12 +624,30 @@ def population_risk_mc(
     cov: ArrayLike | None = None,
     n_test: int = 100_000,
 ) -> MonteCarloEstimate:
-    """E_x[(θ·x − θ_T·x)²] estimated on ``n_test`` fresh points x ~ N(0, Σ)."""
+    """E_x[(θ·x − θ_T·x)²] estimated on ``n_test`` fresh points x ~ N(0, Σ).
+
+    ``n_test`` >= 2 with n_test·d <= :data:`numeric.data.MAX_ENTRIES`. The squares are
+    formed as c²·(x·u)² with θ − θ_T = c·u, c = max|θ − θ_T|; a risk beyond float64 raises
+    :class:`InputError`.
+    """
     th = checks.as_vector(theta, "theta")
     tt = checks.as_vector(theta_t, "theta_t", th.shape[0])
     m = checks.positive_int(n_test, "n_test", minimum=2)
+    _sample_budget(m, th.shape[0], "n_test")
     x = sample_inputs(m, th.shape[0], as_generator(rng), cov=cov)
-    return _estimate((x @ (th - tt)) ** 2)
+    diff = th - tt
+    c = float(np.max(np.abs(diff)))
+    if c == 0.0:
+        return _estimate(np.zeros(m))
+    est = _estimate((x @ (diff / c)) ** 2)
+    with np.errstate(over="ignore"):
+        mean, stderr = est.mean * c * c, est.stderr * c * c
+    if not (math.isfinite(mean) and math.isfinite(stderr)):
+        raise InputError(
+            "theta, theta_t and cov are finite but the risk E[((theta - theta_t).x)^2] "
+            f"overflows float64 (max|theta - theta_t| = {c:.3g}); rescale them"
+        )
+    return MonteCarloEstimate(mean, stderr, est.samples)
 
 
 def expected_risk_mc(
@@ -491,12 +668,19 @@ def expected_risk_mc(
     θ_S by gradient descent, and averages (θ − θ_T)ᵀΣ(θ − θ_T). The standard error is
     s/√designs. ``rtol`` defaults to 1e-10: the risk depends on θ quadratically, so the
     optimisation error it leaves (≲ κ·rtol relative) is far below Monte Carlo error.
+    ``designs`` >= 2 with designs·n·d <= :data:`numeric.data.MAX_ENTRIES`; Σ must not be
+    zero (every design would be X = 0, on which no step is defined).
     """
     ts = checks.as_vector(theta_s, "theta_s")
     tt = checks.as_vector(theta_t, "theta_t", ts.shape[0])
+    d = ts.shape[0]
+    rows = checks.positive_int(n, "n")
     m = checks.positive_int(designs, "designs", minimum=2)
+    _sample_budget(m * rows, d, "designs * n")
+    if cov is not None and not np.any(checks.as_cov(cov, d)):
+        raise InputError("cov must not be all zeros (every design X would be 0)")
     gen = as_generator(rng)
-    X = sample_inputs(n, ts.shape[0], gen, cov=cov, batch=m)
+    X = sample_inputs(rows, d, gen, cov=cov, batch=m)
     y = labels(X, tt, noise_std, gen)
     result = fine_tune_many(X, y, ts, rtol=rtol, max_steps=max_steps)
     return _estimate(quadratic_risk(result.theta, tt, cov))

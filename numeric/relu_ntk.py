@@ -1,4 +1,4 @@
-"""Finite-width two-layer ReLU networks, actually trained by gradient descent (THEORY.md §3).
+"""Finite-width two-layer ReLU networks, actually trained by gradient descent (docs/theory.md §3).
 
 Network f(x; W) = (1/√m) Σ_{r=1}^m a_r relu(w_rᵀx): W (m, d) is trained, a_r ∈ {±1} stay
 fixed, w_r ~ N(0, I_d) at initialisation. Nothing here evaluates a closed form of the theory:
@@ -24,12 +24,24 @@ whose top eigenvalue is λ_max(K)/n with K the empirical NTK Gram matrix. The de
 η = n/λ_max(K(W₀)), half the stability limit 2n/λ_max(K(W₀)); a user step at or above the
 limit is rejected. Stopping rule: ‖f(X) − y‖ ≤ max(rtol·‖f₀(X) − y‖, floor), where the
 floor 64·eps·‖Σ_r relu(w_rᵀx_i)/√m + |y_i|‖ is the rounding error of the outputs.
+
+Inputs follow the shared coercion rule of :mod:`finetune_theory.checks` (real numbers only,
+finite; flags must be bools, ``layers`` one of its two strings). Scale: every quantity here
+is positively homogeneous in X (and Z) and in W, so each function rescales its inputs by
+exact powers of two to a unit scale, computes there, and scales the result back — the
+value is the same bit for bit at ordinary magnitudes and correct at extreme ones (inputs
+×1e±200). A result whose magnitude is beyond float64 (overflow, or a result that would
+underflow to subnormals/zero as a whole) raises :class:`InputError` naming the inputs, never
+inf, NaN or a silent 0. Sizes are bounded: one array of weights, draws or test points holds
+at most 2^28 numbers (the bound numeric.data puts on one generated array).
 """
 
 from __future__ import annotations
 
+import math
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal, cast
 
 import numpy as np
 from numpy.typing import ArrayLike
@@ -67,6 +79,74 @@ DEFAULT_MAX_STEPS = 20_000
 _ROUNDING_FLOOR = 64.0 * np.finfo(np.float64).eps
 
 Layers = Literal["first", "both"]
+
+#: Most numbers one array of weights, Monte Carlo draws or test points may hold: 2^28
+#: float64 = 2 GiB, the same bound as numeric.data's on one generated array. Larger requests
+#: are refused before allocating (NumPy would raise MemoryError, or loop for hours).
+_MAX_ENTRIES = 2**28
+_TINY = float(np.finfo(np.float64).tiny)
+
+
+def _flag(value: Any, name: str) -> bool:
+    """A bool flag; 1, 0, "yes", None and other truthy/falsy objects are refused."""
+    if not isinstance(value, (bool, np.bool_)):
+        raise InputError(f"{name} must be True or False, got {value!r:.80}")
+    return bool(value)
+
+
+def _layers(value: Any) -> Layers:
+    if not isinstance(value, str) or value not in ("first", "both"):
+        raise InputError(
+            f"layers must be 'first' (W trained) or 'both' (W and a), got {value!r:.80}"
+        )
+    return cast(Layers, value)
+
+
+def _bounded(count: int, what: str) -> None:
+    """Raise unless ``count`` numbers fit the size bound :data:`_MAX_ENTRIES`."""
+    if count > _MAX_ENTRIES:
+        raise InputError(
+            f"{what} asks for {count} numbers, more than 2^28 = {_MAX_ENTRIES} in one array; "
+            "use smaller sizes"
+        )
+
+
+def _unit(a: FloatArray) -> tuple[FloatArray, int]:
+    """(a·2^-e, e) with max|a·2^-e| in [0.5, 1) (e = 0 for a zero array): an exact rescaling,
+    since multiplying by a power of two only changes the exponents."""
+    top = float(np.max(np.abs(a)))
+    e = 0 if top == 0.0 else math.frexp(top)[1]
+    return np.ldexp(a, -e), e
+
+
+def _log2_size(u: FloatArray, e: int) -> float:
+    """log2 of max|u·2^e| (-inf for zero), without forming u·2^e."""
+    top = float(np.max(np.abs(u)))
+    return -math.inf if top == 0.0 else math.log2(top) + e
+
+
+def _scaled_back(
+    terms: Sequence[tuple[FloatArray, int]], what: str, *, underflow: bool = True
+) -> FloatArray:
+    """Σ u·2^e over the unit-scale ``terms`` (u, e): the result in the caller's units.
+
+    Raises :class:`InputError` naming ``what`` when the result overflows float64, or (with
+    ``underflow``) when it is nonzero but lies entirely below float64's normal range, where
+    it would be returned as subnormals or 0 with its relative accuracy lost."""
+    with np.errstate(over="ignore", under="ignore", invalid="ignore"):
+        out = sum((np.ldexp(u, e) for u, e in terms), np.zeros_like(terms[0][0]))
+    size = max(_log2_size(u, e) for u, e in terms)
+    if not np.all(np.isfinite(out)):
+        raise InputError(f"{what} overflows float64 (magnitude ~2^{size:.0f}); rescale the inputs")
+    if underflow and size > -math.inf and float(np.max(np.abs(out))) < _TINY:
+        raise InputError(f"{what} underflows float64 (magnitude ~2^{size:.0f}); rescale the inputs")
+    return np.asarray(out, dtype=np.float64)
+
+
+def _scalar_back(value: float, e: int, what: str, *, underflow: bool = True) -> float:
+    return float(
+        _scaled_back([(np.asarray(value, dtype=np.float64), e)], what, underflow=underflow)
+    )
 
 
 @dataclass(frozen=True)
@@ -112,6 +192,8 @@ def init_network(width: int, d: int, rng: RngLike, *, symmetric: bool = True) ->
     """
     m = checks.positive_int(width, "width")
     d = checks.positive_int(d, "d")
+    symmetric = _flag(symmetric, "symmetric")
+    _bounded(m * d, f"width={m} x d={d}")
     gen = as_generator(rng)
     if symmetric:
         if m % 2:
@@ -144,8 +226,14 @@ def _transpose(W: FloatArray) -> FloatArray:
 
 
 def predict(net: TwoLayerNet, X: ArrayLike) -> FloatArray:
-    """f(x_i) for the rows of X (n, d): shape (n,)."""
-    return np.asarray(_forward(_transpose(net.W), net.a, _inputs(net, X))[0], dtype=np.float64)
+    """f(x_i) for the rows of X (n, d): shape (n,).
+
+    f(cX; bW) = cb·f(X; W) for c, b > 0: computed at unit-scale X and W and scaled back, so
+    X or W of any finite magnitude works; outputs beyond float64 raise InputError."""
+    Xu, ex = _unit(_inputs(net, X))
+    Wu, ew = _unit(net.W)
+    out = _forward(_transpose(Wu), net.a, Xu)[0]
+    return _scaled_back([(out, ex + ew)], "the network's outputs f(X) (of X and W)")
 
 
 def _loss_grad(
@@ -166,10 +254,24 @@ def loss_gradient(net: TwoLayerNet, X: ArrayLike, y: ArrayLike) -> tuple[float, 
     """(L(W), ∇_W L(W)) for L(W) = (1/2n)‖f(X) − y‖²; the gradient has the shape of W (m, d).
 
     ReLU's derivative at 0 is taken as 1 (the indicator 1{wᵀx ≥ 0} of the NTK).
+    Computed on (X, y)·2^-e with X·2^-e of unit scale (f is 1-homogeneous in X, so L and ∇L
+    scale by 4^-e exactly) and scaled back; a loss or gradient beyond float64 raises
+    InputError.
     """
     Xa, ya = checks.design_and_labels(_inputs(net, X), y)
-    value, grad, _, _ = _loss_grad(_transpose(net.W), net.a, Xa, _transpose(Xa), ya)
-    return value, _transpose(grad)
+    Xu, e = _unit(Xa)
+    yu = _scaled_back([(ya, -e)], "y relative to the scale of X", underflow=False)
+    with np.errstate(over="ignore", invalid="ignore"):
+        value, grad, _, _ = _loss_grad(_transpose(net.W), net.a, Xu, _transpose(Xu), yu)
+    if not (math.isfinite(value) and np.all(np.isfinite(grad))):
+        raise InputError(
+            "the loss (1/2n)|f(X) - y|^2 overflows float64: the network's outputs or y are "
+            "too large"
+        )
+    what = "the loss (1/2n)|f(X) - y|^2 of X, y and the network"
+    return _scalar_back(value, 2 * e, what), _scaled_back(
+        [(_transpose(grad), 2 * e)], "its gradient in W", underflow=False
+    )
 
 
 def empirical_ntk(
@@ -183,28 +285,38 @@ def empirical_ntk(
     Vectorised: two (n, m)·(m, n_z) products; m = 10⁴, n = 200, d = 50 takes ~0.1 s
     (benchmarks/bench_relu_ntk.py).
     """
-    Xa = _inputs(net, X)
-    Za = Xa if Z is None else _inputs(net, Z, "Z")
-    if layers not in ("first", "both"):
-        raise InputError(f"layers must be 'first' (W trained) or 'both' (W and a), got {layers!r}")
+    Xa, ex = _unit(_inputs(net, X))  # exact power-of-two rescaling (see the module notes)
+    Za, ez = (Xa, ex) if Z is None else _unit(_inputs(net, Z, "Z"))
+    kind = _layers(layers)
     m = net.width
-    Wt = _transpose(net.W)
+    Wu, ew = _unit(net.W)
+    Wt = _transpose(Wu)
     px = Xa @ Wt
     pz = px if Z is None else Za @ Wt
     ax = (px >= 0.0).astype(np.float64)
     az = ax if Z is None else (pz >= 0.0).astype(np.float64)
     gram = (Xa @ Za.T) * (ax @ az.T) / m
-    if layers == "both":
-        gram += np.maximum(px, 0.0) @ np.maximum(pz, 0.0).T / m
-    return np.asarray(gram, dtype=np.float64)
+    terms = [(gram, ex + ez)]  # the first layer: degree 1 in X and in Z, 0 in W
+    if kind == "both":
+        terms.append((np.maximum(px, 0.0) @ np.maximum(pz, 0.0).T / m, ex + ez + 2 * ew))
+    return _scaled_back(terms, "the NTK Gram matrix of X" + ("" if Z is None else " and Z"))
 
 
 def stability_limit(net: TwoLayerNet, X: ArrayLike) -> float:
     """2n/λ_max(K(W)): GD on (1/2n)‖f(X) − y‖² is locally stable for steps below it.
 
-    K is :func:`empirical_ntk` (first layer) at the network's current weights.
+    K is :func:`empirical_ntk` (first layer) at the network's current weights; K is
+    homogeneous of degree 2 in X (and independent of W's scale), so the limit is computed at
+    unit-scale X and scaled by 4^-e; a limit beyond float64 raises InputError naming X.
     """
-    Xa = _inputs(net, X)
+    Xu, e = _unit(_inputs(net, X))
+    return _scalar_back(
+        _unit_stability_limit(net, Xu), -2 * e, "the stability limit 2n/lambda_max(K) of X"
+    )
+
+
+def _unit_stability_limit(net: TwoLayerNet, Xa: FloatArray) -> float:
+    """2n/λ_max(K) for a validated X (of unit scale, so that K is O(1))."""
     top = float(np.linalg.eigvalsh(empirical_ntk(net, Xa))[-1])
     if top <= 0.0:
         raise InputError(
@@ -239,7 +351,10 @@ def monte_carlo_gram(
     Accumulates the sums of the per-draw terms and of their squares in batches of
     ``batch`` draws (memory O(batch·(n + n_z))); the standard error uses the unbiased
     sample variance. X (n, d), Z (n_z, d) default X; any non-zero rows (unit norm is not
-    needed for the expectation itself).
+    needed for the expectation itself). Every term is homogeneous of degree 1 in X and in Z:
+    computed at unit-scale X, Z (exact power-of-two rescaling) and scaled back, so the
+    squares cannot over- or underflow; a Gram matrix beyond float64 raises InputError.
+    At most 2^28 normal numbers are drawn (samples·d).
     """
     Xa = checks.as_matrix(X, "X")
     Za = Xa if Z is None else checks.as_matrix(Z, "Z")
@@ -247,8 +362,10 @@ def monte_carlo_gram(
         raise InputError(f"Z must have {Xa.shape[1]} columns to match X, got shape {Za.shape}")
     M = checks.positive_int(samples, "samples", minimum=2)
     b = checks.positive_int(batch, "batch")
-    if layers not in ("first", "both"):
-        raise InputError(f"layers must be 'first' (W trained) or 'both' (W and a), got {layers!r}")
+    layers = _layers(layers)
+    _bounded(M * Xa.shape[1], f"samples={M} x d={Xa.shape[1]} Monte Carlo draws")
+    Xa, ex = _unit(Xa)
+    Za, ez = (Xa, ex) if Z is None else _unit(Za)
     gen = as_generator(rng)
     u = Xa @ Za.T
     count = np.zeros_like(u)  # Σ_s 1{·}1{·}
@@ -272,8 +389,12 @@ def monte_carlo_gram(
     squares = u * u * count + (2.0 * u * cross + fourth if layers == "both" else 0.0)
     mean = total / M
     var = np.maximum(squares / M - mean * mean, 0.0) * M / (M - 1)
+    stderr = np.asarray(np.sqrt(var / M), dtype=np.float64)
+    what = "the Gram matrix of X" + ("" if Z is None else " and Z")
     return MonteCarloGram(
-        np.asarray(mean, dtype=np.float64), np.asarray(np.sqrt(var / M), dtype=np.float64), M
+        _scaled_back([(np.asarray(mean, dtype=np.float64), ex + ez)], what),
+        _scaled_back([(stderr, ex + ez)], f"the standard error of {what}", underflow=False),
+        M,
     )
 
 
@@ -308,22 +429,46 @@ def _gradient_descent(
     rtol: float,
     max_steps: int,
     strict: bool,
+    *,
+    x_name: str = "X",
+    y_name: str = "y",
 ) -> TrainResult:
-    Xa, ya = checks.design_and_labels(_inputs(net, X), y)
+    """GD on (1/2n)‖f(X) − y‖²; ``x_name``/``y_name`` are what the caller calls X and y.
+
+    Runs on the exactly rescaled problem (X, y)·2^-e with X·2^-e of unit scale: f is
+    1-homogeneous in X, so residuals scale by 2^-e, loss and gradient by 4^-e and the
+    stability limit by 4^e; with the step η·4^e the same weights W_k are visited (bit for bit
+    at ordinary scales). Loss, step and residual are reported in the caller's units; one
+    beyond float64 raises InputError naming the inputs.
+    """
+    Xa, ya = checks.design_and_labels(_inputs(net, X, x_name), y)
     r, k_max = checks.rtol_and_budget(rtol, max_steps)
-    limit = stability_limit(net, Xa)
+    strict = _flag(strict, "strict")
+    Xa, e = _unit(Xa)
+    ya = _scaled_back([(ya, -e)], f"{y_name} relative to the scale of {x_name}", underflow=False)
+    limit = _unit_stability_limit(net, Xa)
+    with np.errstate(over="ignore", under="ignore"):
+        user_limit = float(np.ldexp(limit, -2 * e))  # for the message only
     if step is None:
         eta = 0.5 * limit
+        user_step = _scalar_back(eta, -2 * e, f"the default step n/lambda_max(K) of {x_name}")
     else:
-        eta = checks.positive(step, "step")
+        user_step = checks.positive(step, "step")
+        with np.errstate(over="ignore", under="ignore"):
+            eta = float(np.ldexp(user_step, 2 * e))
         if eta >= limit:
             raise InputError(
-                f"step must be below the stability limit 2n/lambda_max(K) = {limit:.6g} "
+                f"step must be below the stability limit 2n/lambda_max(K) = {user_limit:.6g} "
                 f"(K the empirical NTK at the starting weights), got {step!r}"
             )
     Wt, a, Xt = np.array(net.W.T, order="C", copy=True), net.a, _transpose(Xa)
     sqrt_m = np.sqrt(Wt.shape[1])
-    value, grad, res, pre = _loss_grad(Wt, a, Xa, Xt, ya)
+    with np.errstate(over="ignore", invalid="ignore"):
+        value, grad, res, pre = _loss_grad(Wt, a, Xa, Xt, ya)
+    start = f"the loss (1/2n)|f({x_name}) - {y_name}|^2 at the start (network outputs and labels)"
+    if not np.isfinite(value):
+        raise InputError(f"{start} overflows float64; rescale the inputs")
+    _scalar_back(value, 2 * e, start, underflow=False)
     r0 = float(np.linalg.norm(res))
     history = [value]
     steps = 0
@@ -336,18 +481,28 @@ def _gradient_descent(
             break
         Wt -= eta * grad
         steps += 1
-        value, grad, res, pre = _loss_grad(Wt, a, Xa, Xt, ya)
-        if not np.isfinite(value):
-            raise ConvergenceError("gradient descent diverged (loss became non-finite)")
+        with np.errstate(over="ignore", invalid="ignore"):
+            value, grad, res, pre = _loss_grad(Wt, a, Xa, Xt, ya)
+        if not (np.isfinite(value) and np.all(np.isfinite(Wt))):
+            raise ConvergenceError(
+                f"gradient descent diverged at step {steps} (the loss became non-finite); "
+                "use a smaller step"
+            )
         history.append(value)
+    try:
+        losses = _scaled_back([(np.asarray(history, dtype=np.float64), 2 * e)], "the loss")
+    except InputError as exc:
+        raise ConvergenceError(
+            f"the loss grew beyond float64 during gradient descent ({exc}); use a smaller step"
+        ) from None
     result = TrainResult(
         network=TwoLayerNet(Wt.T, a),
         initial=net,
         steps=steps,
         converged=converged,
-        loss_history=np.asarray(history, dtype=np.float64),
-        step=float(eta),
-        residual_norm=rnorm,
+        loss_history=losses,
+        step=user_step,
+        residual_norm=_scalar_back(rnorm, e, "the residual norm", underflow=False),
     )
     if strict and not converged:
         raise ConvergenceError(
@@ -399,8 +554,18 @@ def pretrain(
     """
     Xs = checks.as_matrix(X_source, "X_source")
     ts = checks.as_vector(theta_s, "theta_s", Xs.shape[1])
+    checks.rtol_and_budget(rtol, max_steps)  # refuse bad settings before drawing weights
+    _flag(strict, "strict")
     net = init_network(width, Xs.shape[1], rng, symmetric=symmetric)
-    return _gradient_descent(net, Xs, Xs @ ts, step, rtol, max_steps, strict)
+    with np.errstate(over="ignore", invalid="ignore"):
+        ys = Xs @ ts
+    if not np.all(np.isfinite(ys)):
+        raise InputError(
+            "the labels X_source theta_s overflow float64; rescale X_source or theta_s"
+        )
+    return _gradient_descent(
+        net, Xs, ys, step, rtol, max_steps, strict, x_name="X_source", y_name="X_source theta_s"
+    )
 
 
 @dataclass(frozen=True)
@@ -456,6 +621,9 @@ def transfer(
     tt = checks.as_vector(theta_t, "theta_t", Xs.shape[1])
     if Xt.shape[1] != Xs.shape[1]:
         raise InputError(f"X must have {Xs.shape[1]} columns to match X_source, got {Xt.shape}")
+    checks.nonnegative(noise_std, "noise_std")  # refuse bad settings before any training
+    checks.rtol_and_budget(rtol, max_steps)
+    _flag(strict, "strict")
     gen = as_generator(rng)
     source = pretrain(
         Xs,
@@ -468,7 +636,9 @@ def transfer(
         strict=strict,
     )
     y = labels(Xt, tt, noise_std, gen)
-    target = _gradient_descent(source.network, Xt, y, None, rtol, max_steps, strict)
+    target = _gradient_descent(
+        source.network, Xt, y, None, rtol, max_steps, strict, y_name="X theta_t + noise"
+    )
     return TransferRun(source, target, Xs, Xt, y, ts, tt)
 
 
@@ -478,11 +648,23 @@ def population_risk_mc(
     """E_x[(f(x) − θ_Tᵀx)²] for x uniform on the unit sphere, over ``n_test`` fresh points.
 
     The excess risk of the network against the linear target teacher (label noise not
-    included); the standard error is s/√n_test.
+    included); the standard error is s/√n_test. The squares are taken of the errors rescaled
+    by a power of two (exact), so a risk anywhere in float64's range is computed; one beyond
+    it raises InputError.
     """
     tt = checks.as_vector(theta_t, "theta_t", network.dim)
     m = checks.positive_int(n_test, "n_test", minimum=2)
+    _bounded(m * network.dim, f"n_test={m} x d={network.dim} test points")
     x = sample_sphere(m, network.dim, rng)
-    err = predict(network, x) - x @ tt
+    with np.errstate(over="ignore", invalid="ignore"):
+        err = predict(network, x) - x @ tt
+    if not np.all(np.isfinite(err)):
+        raise InputError(
+            "the errors f(x) - theta_t.x overflow float64; rescale theta_t or the network"
+        )
+    err, e = _unit(err)
     sq = err * err
-    return MonteCarloEstimate(float(sq.mean()), float(sq.std(ddof=1) / np.sqrt(m)), m)
+    what = "the risk E(f(x) - theta_t.x)^2 of the network and theta_t"
+    risk = _scalar_back(float(sq.mean()), 2 * e, what)
+    stderr = _scalar_back(float(sq.std(ddof=1) / np.sqrt(m)), 2 * e, what, underflow=False)
+    return MonteCarloEstimate(risk, stderr, m)

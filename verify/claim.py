@@ -11,13 +11,18 @@ from __future__ import annotations
 
 import dataclasses
 import enum
+import functools
 import json
 import math
+import types
+import typing
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 from hypothesis import strategies as st
+
+from finetune_theory.errors import InputError
 
 
 class Oracle(enum.IntEnum):
@@ -157,6 +162,11 @@ class Claim:
     #: example detects with probability >= 0.99 (from its own variance), in words; every
     #: example's value is in its note.
     power: str = ""
+    #: The theorem's hypotheses on one setting beyond its field types (d >= 1, n < d, ...):
+    #: called with the setting, raises InputError naming the field and the rule (build one
+    #: from :class:`Rule` s with :func:`rules`). Run by :meth:`setting_from_json` (so by
+    #: ``python -m verify reproduce``) before any check; None = no rule beyond the types.
+    validate: Callable[[Any], None] | None = None
 
     def coverage_values(self, setting: Any) -> dict[str, float | str]:
         """The setting's fields (flattened) plus :attr:`describe`'s derived quantities."""
@@ -177,16 +187,147 @@ class Claim:
         return self.strategy
 
     def setting_from_json(self, text: str | Mapping[str, Any]) -> Any:
-        data = json.loads(text) if isinstance(text, str) else dict(text)
-        names = {f.name for f in dataclasses.fields(self.setting_type)}
-        unknown = set(data) - names
-        missing = names - set(data)
-        if unknown or missing:
-            raise ValueError(
-                f"setting for {self.name} must have exactly the fields {sorted(names)}; "
-                f"unknown {sorted(unknown)}, missing {sorted(missing)}"
-            )
-        return self.setting_type(**data)
+        """The setting a JSON object (text or mapping) describes, validated.
+
+        Exactly the dataclass's fields (nested settings as objects), each of its annotated
+        type: an ``int`` field takes an integer (not ``true``, not ``3.0``), a ``float``
+        field a finite number (an integer is converted; NaN and ±inf are refused), a
+        ``str`` field a string. Then :meth:`validate_setting` checks the claim's
+        hypotheses. Raises :class:`~finetune_theory.errors.InputError` naming the claim,
+        the field and the rule; nothing is computed before the setting is accepted.
+        """
+        if isinstance(text, str):
+            try:
+                data = json.loads(text)
+            except json.JSONDecodeError as exc:
+                raise InputError(f"setting for {self.name}: not valid JSON ({exc})") from None
+        else:
+            data = text
+        setting = _setting_from_data(self.setting_type, data, self.name, "")
+        self.validate_setting(setting)
+        return setting
+
+    def validate_setting(self, setting: Any) -> None:
+        """Check ``setting`` against the claim's hypotheses before any check runs.
+
+        Runs the setting type's own ``validate()`` method if it has one, then the claim's
+        :attr:`validate`; either raises :class:`~finetune_theory.errors.InputError` (a
+        plain ValueError/TypeError is re-raised as one) whose message is prefixed with the
+        claim's name.
+        """
+        hooks: list[Callable[[], object]] = []
+        own = getattr(setting, "validate", None)
+        if callable(own):
+            hooks.append(own)
+        if self.validate is not None:
+            hooks.append(functools.partial(self.validate, setting))
+        for hook in hooks:
+            try:
+                hook()
+            except (ValueError, TypeError) as exc:
+                raise InputError(
+                    f"setting for {self.name} is outside the claim's hypotheses: {exc}"
+                ) from None
+
+
+@dataclass(frozen=True)
+class Rule:
+    """One hypothesis of a claim on its setting: ``holds(setting)`` must be true.
+
+    ``field`` names the field (or fields) the rule is about and ``text`` states it, e.g.
+    ``Rule("n", lambda s: s.n < s.d, "n < d (interpolation)")``.
+    """
+
+    field: str
+    holds: Callable[[Any], bool]
+    text: str
+
+
+def rules(*items: Rule) -> Callable[[Any], None]:
+    """A :attr:`Claim.validate` callable from rules: raises InputError naming the first
+    broken rule's field, its statement and the setting's values of the fields named."""
+
+    def validate(setting: Any) -> None:
+        for rule in items:
+            if not rule.holds(setting):
+                names = [n.strip() for n in rule.field.replace(",", " ").split()]
+                got = ", ".join(
+                    f"{n}={getattr(setting, n)!r}" for n in names if hasattr(setting, n)
+                )
+                raise InputError(f"{rule.field} must satisfy {rule.text}, got {got}")
+
+    return validate
+
+
+def _field_error(claim: str, path: str, rule: str, value: Any) -> InputError:
+    return InputError(f"setting for {claim}: field {path!r} must be {rule}, got {value!r}")
+
+
+def _coerce(hint: Any, value: Any, claim: str, path: str) -> Any:
+    """``value`` checked (and, int -> float, converted) against the annotation ``hint``."""
+    origin = typing.get_origin(hint)
+    if origin in (typing.Union, types.UnionType):
+        options = typing.get_args(hint)
+        if value is None and type(None) in options:
+            return None
+        errors: list[InputError] = []
+        for option in options:
+            if option is type(None):
+                continue
+            try:
+                return _coerce(option, value, claim, path)
+            except InputError as exc:
+                errors.append(exc)
+        raise errors[0] if errors else _field_error(claim, path, str(hint), value)
+    if hint is bool:
+        if not isinstance(value, bool):
+            raise _field_error(claim, path, "true or false", value)
+        return value
+    if hint is int:
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise _field_error(claim, path, "an integer (not a bool, not a float)", value)
+        return value
+    if hint is float:
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise _field_error(claim, path, "a number", value)
+        if not math.isfinite(value):
+            raise _field_error(claim, path, "finite (no NaN or inf)", value)
+        return float(value)
+    if hint is str:
+        if not isinstance(value, str):
+            raise _field_error(claim, path, "a string", value)
+        return value
+    if isinstance(hint, type) and dataclasses.is_dataclass(hint):
+        return _setting_from_data(hint, value, claim, path + ".")
+    return value  # an annotation this parser does not know: the dataclass decides
+
+
+def _setting_from_data(cls: type, data: Any, claim: str, prefix: str) -> Any:
+    """An instance of the setting dataclass ``cls`` from a JSON object, field by field
+    (``prefix``: the dotted path of a nested setting, ``""`` at the top)."""
+    where = f"field {prefix[:-1]!r}" if prefix else "the setting"
+    if not isinstance(data, Mapping):
+        raise InputError(
+            f"setting for {claim}: {where} must be a JSON object, got {type(data).__name__}"
+        )
+    fields = dataclasses.fields(cls)
+    names = {f.name for f in fields}
+    unknown = set(data) - names
+    missing = names - set(data)
+    if unknown or missing:
+        raise InputError(
+            f"setting for {claim}: {where} must have exactly the fields {sorted(names)}; "
+            f"unknown {sorted(unknown)}, missing {sorted(missing)}"
+        )
+    hints = typing.get_type_hints(cls)
+    values = {
+        f.name: _coerce(hints.get(f.name, Any), data[f.name], claim, prefix + f.name)
+        for f in fields
+    }
+    try:
+        return cls(**values)
+    except (ValueError, TypeError) as exc:
+        raise InputError(f"setting for {claim}: {exc}") from None
 
 
 def setting_to_json(setting: Any) -> str:

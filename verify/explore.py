@@ -13,12 +13,16 @@ the closed form (symbolic side) and training (numeric side), instead of failing:
   measure the gap to the asymptotic risk against d − n.
 
 Every exploration returns a plain dict (x, y, labels, fitted log-log slope, summary) that
-``python -m verify explore`` prints and writes into the report.
+``python -m verify explore`` prints and, with ``--report DIR``, writes to ``DIR/explore.json``,
+``DIR/explore.md`` and ``DIR/explore-NAME.png`` (:func:`verify.report.write_explore`; a
+campaign report in the same folder is left alone). ``python -m verify --explore --report DIR``
+puts them inside the campaign's report.json/report.md instead.
 """
 
 from __future__ import annotations
 
 import math
+import time
 from collections.abc import Callable
 from typing import Any, Literal
 
@@ -253,12 +257,32 @@ def explore_n_near_d(size: Size, seed: int) -> dict[str, Any]:
     )
 
 
-def run_explorations(names: list[str], size: Size = "quick", seed: int = 0) -> list[dict[str, Any]]:
-    """Run the named explorations (all when empty), in registry order."""
+def run_explorations(
+    names: list[str],
+    size: Size = "quick",
+    seed: int = 0,
+    on_start: Callable[[int, str], None] | None = None,
+    on_result: Callable[[int, dict[str, Any], float], None] | None = None,
+) -> list[dict[str, Any]]:
+    """Run the named explorations (all when empty), in registry order.
+
+    Unknown names raise ValueError before anything runs. ``on_start(i, name)`` is called
+    before exploration ``i`` (0-based) and ``on_result(i, result, seconds)`` as soon as it
+    finishes (progress, and the finished ones when a run is interrupted).
+    """
     unknown = [n for n in names if n not in EXPLORATIONS]
     if unknown:
         raise ValueError(
             f"unknown exploration(s) {unknown}; valid names: {', '.join(EXPLORATIONS)}"
         )
     chosen = names or list(EXPLORATIONS)
-    return [EXPLORATIONS[name][1](size, seed) for name in chosen]
+    results: list[dict[str, Any]] = []
+    for i, name in enumerate(chosen):
+        if on_start is not None:
+            on_start(i, name)
+        start = time.perf_counter()
+        result = EXPLORATIONS[name][1](size, seed)
+        results.append(result)
+        if on_result is not None:
+            on_result(i, result, time.perf_counter() - start)
+    return results

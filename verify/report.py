@@ -2,8 +2,11 @@
 
 A :class:`ClaimRecord` holds everything about one claim's run in JSON-able form, so it can
 travel back from a worker process or a Dask worker. ``report.json`` (machine-readable, schema
-checked by :func:`validate_report`) and ``report.md`` (human-readable, with figures when
-matplotlib is installed) are written by :func:`write_report`.
+checked by :func:`validate_report`) and ``report.md`` (human-readable, with ``report-*.png``
+figures when matplotlib is installed) are written by :func:`write_report`; an exploration run
+writes its own ``explore.json``/``explore.md``/``explore-*.png`` (:func:`write_explore`), so
+both can share a folder (the table in :mod:`verify.outputs`). Every file is written
+atomically; every Markdown table cell goes through :func:`md_cell` (``|`` escaped).
 """
 
 from __future__ import annotations
@@ -22,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from verify.claim import Outcome
+from verify.outputs import atomic_path, atomic_write_text
 from verify.runner import ClaimResult
 
 SCHEMA_VERSION = 1
@@ -314,30 +318,53 @@ SCHEMA: dict[str, Any] = {
         }
     ],
     "explore": list,
+    #: False when the run was interrupted: the claims listed are the ones that finished.
+    "complete": bool,
+}
+
+#: One exploration's curve (:mod:`verify.explore`), in report.json and explore.json.
+EXPLORATION_SCHEMA: dict[str, Any] = {
+    "name": str,
+    "title": str,
+    "relaxed": str,
+    "xlabel": str,
+    "ylabel": str,
+    "x": list,
+    "y": list,
+    "summary": str,
+}
+
+#: Required keys and types of explore.json (checked by :func:`validate_explore`).
+EXPLORE_SCHEMA: dict[str, Any] = {
+    "schema_version": int,
+    "kind": str,
+    "run": {"command": str, "seed": int, "size": str, "python": str, "versions": dict},
+    "complete": bool,
+    "explore": [EXPLORATION_SCHEMA],
 }
 
 
-def _check(value: Any, spec: Any, path: str) -> None:
+def _check(value: Any, spec: Any, path: str, doc: str = "report.json") -> None:
     if isinstance(spec, dict):
         if not isinstance(value, dict):
-            raise ValueError(f"report.json: {path} must be an object")
+            raise ValueError(f"{doc}: {path} must be an object")
         for key, sub in spec.items():
             if key not in value:
-                raise ValueError(f"report.json: {path}.{key} is missing")
-            _check(value[key], sub, f"{path}.{key}")
+                raise ValueError(f"{doc}: {path}.{key} is missing")
+            _check(value[key], sub, f"{path}.{key}", doc)
     elif isinstance(spec, list):
         if not isinstance(value, list):
-            raise ValueError(f"report.json: {path} must be a list")
+            raise ValueError(f"{doc}: {path} must be a list")
         for i, item in enumerate(value):
-            _check(item, spec[0], f"{path}[{i}]")
+            _check(item, spec[0], f"{path}[{i}]", doc)
     elif spec is float:
         if isinstance(value, bool) or not isinstance(value, (int, float)):
-            raise ValueError(f"report.json: {path} must be a number, got {value!r}")
+            raise ValueError(f"{doc}: {path} must be a number, got {value!r}")
     elif spec is int:
         if isinstance(value, bool) or not isinstance(value, int):
-            raise ValueError(f"report.json: {path} must be an integer, got {value!r}")
+            raise ValueError(f"{doc}: {path} must be an integer, got {value!r}")
     elif not isinstance(value, spec):
-        raise ValueError(f"report.json: {path} must be {spec.__name__}, got {type(value).__name__}")
+        raise ValueError(f"{doc}: {path} must be {spec.__name__}, got {type(value).__name__}")
 
 
 def validate_report(doc: dict[str, Any]) -> None:
@@ -348,15 +375,23 @@ def validate_report(doc: dict[str, Any]) -> None:
     for i, claim in enumerate(doc["claims"]):
         if not claim["passed"] and not claim.get("reproduce"):
             raise ValueError(f"report.json: $.claims[{i}] failed but carries no reproduce command")
+    for i, item in enumerate(doc["explore"]):
+        _check(item, EXPLORATION_SCHEMA, f"$.explore[{i}]")
 
 
 def report_document(
-    meta: dict[str, Any], records: list[ClaimRecord], explore: list[dict[str, Any]] | None = None
+    meta: dict[str, Any],
+    records: list[ClaimRecord],
+    explore: list[dict[str, Any]] | None = None,
+    complete: bool = True,
 ) -> dict[str, Any]:
+    """The report.json document of a campaign. ``complete=False`` marks an interrupted run
+    (``records`` are the claims that finished); report.md then says so at the top."""
     passed = sum(r.passed for r in records)
     return {
         "schema_version": SCHEMA_VERSION,
         "run": meta,
+        "complete": bool(complete),
         "totals": {
             "claims": len(records),
             "passed": passed,
@@ -365,23 +400,81 @@ def report_document(
             "seconds": float(sum(r.seconds for r in records)),
         },
         "claims": [dataclasses.asdict(r) for r in records],
-        "explore": explore or [],
+        "explore": _json_safe(list(explore or [])),
     }
 
 
-# --------------------------------------------------------------------------------------
-# report.md and its figures
-# --------------------------------------------------------------------------------------
+def explore_document(
+    meta: dict[str, Any], explore: list[dict[str, Any]], complete: bool = True
+) -> dict[str, Any]:
+    """The explore.json document of ``python -m verify explore --report DIR``: the run's
+    metadata (``meta["size"]``: tiny/quick/full) and every exploration's curve (non-finite
+    values written as the strings 'nan', 'inf'). ``complete=False``: interrupted."""
+    return {
+        "schema_version": SCHEMA_VERSION,
+        "kind": "explore",
+        "run": meta,
+        "complete": bool(complete),
+        "explore": _json_safe(list(explore)),
+    }
 
 
-def _plots(doc: dict[str, Any], out: Path) -> dict[str, str]:
-    """PNG per claim (distribution of log10 error/threshold; the worst curve of rate claims)
-    and per explore curve. Returns name -> file name; empty without matplotlib."""
+def validate_explore(doc: dict[str, Any]) -> None:
+    """Raise ValueError naming the first path of ``doc`` that breaks :data:`EXPLORE_SCHEMA`."""
+    _check(doc, EXPLORE_SCHEMA, "$", "explore.json")
+    if doc["schema_version"] != SCHEMA_VERSION or doc["kind"] != "explore":
+        raise ValueError(
+            f"explore.json: schema_version must be {SCHEMA_VERSION} and kind 'explore'"
+        )
+
+
+# --------------------------------------------------------------------------------------
+# report.md, explore.md and their figures
+# --------------------------------------------------------------------------------------
+
+#: File-name prefixes of the PNGs: a campaign's (its claims, coverage maps and explorations
+#: run with ``--explore``) and an exploration run's, so both can share a folder.
+CAMPAIGN_PREFIX = "report-"
+EXPLORE_PREFIX = "explore-"
+
+
+def md_cell(value: object) -> str:
+    r"""Text for one Markdown table cell: ``|`` escaped as ``\|`` (GitHub tables split on it,
+    even inside code spans, where ``\|`` still renders as ``|``) and line breaks as spaces.
+    Every table of the reports uses it (through :func:`md_row`)."""
+    return str(value).replace("|", "\\|").replace("\n", " ")
+
+
+def md_row(*cells: object) -> str:
+    """One Markdown table row of :func:`md_cell` cells."""
+    return "| " + " | ".join(md_cell(c) for c in cells) + " |"
+
+
+def _matplotlib() -> Any:
     try:
         from verify.figures import require_matplotlib
 
-        plt = require_matplotlib()
+        return require_matplotlib()
     except Exception:
+        return None
+
+
+def _savefig(plt: Any, fig: Any, out: Path, name: str) -> str:
+    """Save ``fig`` as ``out/name`` atomically and close it; returns ``name``."""
+    try:
+        with atomic_path(out / name) as tmp:
+            fig.savefig(tmp, dpi=100, format="png")
+    finally:
+        plt.close(fig)
+    return name
+
+
+def _plots(doc: dict[str, Any], out: Path) -> dict[str, str]:
+    """The campaign's PNGs: per claim (distribution of log10 error/threshold; the worst curve
+    of rate claims; its coverage map) and per explore curve, all named ``report-*.png``.
+    Returns key -> file name; empty without matplotlib."""
+    plt = _matplotlib()
+    if plt is None:
         return {}
     import numpy as np
 
@@ -402,7 +495,8 @@ def _plots(doc: dict[str, Any], out: Path) -> dict[str, str]:
         ax.legend(fontsize=7)
         if curve:
             cx = axes[0][1]
-            x, y = np.asarray(curve["x"], float), np.asarray(curve["y"], float)
+            x = np.array([_as_float(v) for v in curve["x"]])
+            y = np.array([_as_float(v) for v in curve["y"]])
             keep = (x > 0) & (y > 0)
             cx.loglog(x[keep], y[keep], "o-", label="measured (worst example)")
             if curve.get("expected_slope") is not None and keep.sum() >= 1:
@@ -416,20 +510,30 @@ def _plots(doc: dict[str, Any], out: Path) -> dict[str, str]:
             cx.legend(fontsize=7)
             cx.set_title("rate", fontsize=9)
         fig.tight_layout()
-        name = f"claim-{claim['name']}.png"
-        fig.savefig(out / name, dpi=100)
-        plt.close(fig)
-        files[claim["name"]] = name
+        files[claim["name"]] = _savefig(
+            plt, fig, out, f"{CAMPAIGN_PREFIX}claim-{claim['name']}.png"
+        )
         cov = _coverage_plot(plt, claim, out)
         if cov is not None:
             files[f"coverage:{claim['name']}"] = cov
-    for item in doc["explore"]:
+    files.update(_explore_plots(plt, doc["explore"], out, f"{CAMPAIGN_PREFIX}explore-"))
+    return files
+
+
+def _explore_plots(plt: Any, items: list[dict[str, Any]], out: Path, prefix: str) -> dict[str, str]:
+    """One PNG per exploration curve, ``<prefix><name>.png``; key ``explore:<name>``."""
+    import numpy as np
+
+    files: dict[str, str] = {}
+    for item in items:
         fig, ax = plt.subplots(figsize=(5.2, 3.6))
-        x, y = np.asarray(item["x"], float), np.asarray(item["y"], float)
+        x = np.array([_as_float(v) for v in item["x"]])
+        y = np.array([_as_float(v) for v in item["y"]])
         keep = np.isfinite(x) & np.isfinite(y) & (y > 0)
         ax.plot(x[keep], y[keep], "o-", label="measured disagreement (training)")
         if item.get("reference_y"):
-            ax.plot(x, np.asarray(item["reference_y"], float), "--", label=item["reference_label"])
+            ref = np.array([_as_float(v) for v in item["reference_y"]])
+            ax.plot(x, ref, "--", label=item["reference_label"])
         ax.set_xscale(item.get("xscale", "log"))
         ax.set_yscale(item.get("yscale", "log"))
         ax.set_xlabel(item["xlabel"])
@@ -438,10 +542,7 @@ def _plots(doc: dict[str, Any], out: Path) -> dict[str, str]:
         ax.grid(alpha=0.3)
         ax.legend(fontsize=7)
         fig.tight_layout()
-        name = f"explore-{item['name']}.png"
-        fig.savefig(out / name, dpi=100)
-        plt.close(fig)
-        files[f"explore:{item['name']}"] = name
+        files[f"explore:{item['name']}"] = _savefig(plt, fig, out, f"{prefix}{item['name']}.png")
     return files
 
 
@@ -460,12 +561,12 @@ def _coverage_lines(claim: dict[str, Any]) -> list[str]:
             f"Coverage of the {claim['coverage']['examples']} settings checked "
             "(histogram: 10 bins from min to max):",
             "",
-            "| field | sampled range | histogram |",
+            md_row("field", "sampled range", "histogram"),
             "|---|---|---|",
         ]
         for name, info in fields.items():
             rng, hist = describe_field(info)
-            lines.append(f"| `{name}` | {rng} | {hist} |")
+            lines.append(md_row(f"`{name}`", rng, hist))
         lines.append("")
     return lines
 
@@ -495,17 +596,53 @@ def _coverage_plot(plt: Any, claim: dict[str, Any], out: Path) -> str | None:
     count = claim["coverage"]["examples"]
     fig.suptitle(f"{claim['name']}: coverage of {count} settings", fontsize=8)
     fig.tight_layout()
-    name = f"coverage-{claim['name']}.png"
-    fig.savefig(out / name, dpi=100)
-    plt.close(fig)
-    return name
+    return _savefig(plt, fig, out, f"{CAMPAIGN_PREFIX}coverage-{claim['name']}.png")
+
+
+def _explore_lines(items: list[dict[str, Any]], figures: dict[str, str]) -> list[str]:
+    """Per exploration: title, summary, its PNG and a table of its curve."""
+    lines: list[str] = []
+    for item in items:
+        lines += [f"### {item['title']}", "", item["summary"], ""]
+        key = f"explore:{item['name']}"
+        if key in figures:
+            lines += [f"![{item['name']}]({figures[key]})", ""]
+        lines += [md_row(item["xlabel"], item["ylabel"]), "|---|---|"]
+        lines += [
+            md_row(f"{_as_float(x):.4g}", f"{_as_float(y):.4g}")
+            for x, y in zip(item["x"], item["y"], strict=True)
+        ]
+        lines.append("")
+    return lines
+
+
+def _reproducibility_lines(run: dict[str, Any]) -> list[str]:
+    return [
+        "## Reproducibility",
+        "",
+        f"Python {run['python']} on {run.get('platform')}; git commit {run.get('git_commit')}.",
+        "",
+        md_row("package", "version"),
+        "|---|---|",
+        *[md_row(k, val) for k, val in run["versions"].items()],
+        "",
+    ]
+
+
+#: The line report.md / explore.md carry at the top when ``complete`` is false.
+PARTIAL_NOTICE = "**partial report: interrupted**"
 
 
 def _markdown(doc: dict[str, Any], figures: dict[str, str]) -> str:
     run, totals = doc["run"], doc["totals"]
-    lines = [
-        "# finetune-theory verification report",
-        "",
+    lines = ["# finetune-theory verification report", ""]
+    if not doc.get("complete", True):
+        lines += [
+            f"{PARTIAL_NOTICE}: the run was stopped before every claim finished; the "
+            "claims below are the ones that did.",
+            "",
+        ]
+    lines += [
         f"`{run['command']}` — profile **{run['profile']}**, seed {run['seed']}, "
         f"{run['jobs']} job(s), scheduler {run.get('scheduler') or 'local'}, "
         f"started {run.get('started')}.",
@@ -513,17 +650,25 @@ def _markdown(doc: dict[str, Any], figures: dict[str, str]) -> str:
         f"**{totals['passed']}/{totals['claims']} claims agree**, {totals['examples']} examples, "
         f"{totals['seconds']:.1f} s of claim time.",
         "",
-        "| status | claim | oracle | examples | worst error / threshold | tolerance | time |",
+        md_row(
+            "status", "claim", "oracle", "examples", "worst error / threshold", "tolerance", "time"
+        ),
         "|---|---|---|---|---|---|---|",
     ]
     for c in doc["claims"]:
         worst = c.get("worst") or {}
         ratio = _as_float(worst.get("ratio"))
         lines.append(
-            f"| {'PASS' if c['passed'] else '**FAIL**'} | `{c['name']}` | "
-            f"{c['oracle_tier']} {c['oracle']} | {c['examples']} | "
-            f"{_as_float(worst.get('error')):.2e} / {_as_float(worst.get('threshold')):.2e} "
-            f"(ratio {ratio:.2f}) | {c['tolerance']['name']} | {c['seconds']:.1f} s |"
+            md_row(
+                "PASS" if c["passed"] else "**FAIL**",
+                f"`{c['name']}`",
+                f"{c['oracle_tier']} {c['oracle']}",
+                c["examples"],
+                f"{_as_float(worst.get('error')):.2e} / {_as_float(worst.get('threshold')):.2e} "
+                f"(ratio {ratio:.2f})",
+                c["tolerance"]["name"],
+                f"{c['seconds']:.1f} s",
+            )
         )
     failed = [c for c in doc["claims"] if not c["passed"]]
     if failed:
@@ -563,35 +708,59 @@ def _markdown(doc: dict[str, Any], figures: dict[str, str]) -> str:
             lines += [f"![coverage of {c['name']}]({figures['coverage:' + c['name']]})", ""]
     if doc["explore"]:
         lines += ["## Where the theorems stop holding", ""]
-        for item in doc["explore"]:
-            lines += [f"### {item['title']}", "", item["summary"], ""]
-            key = f"explore:{item['name']}"
-            if key in figures:
-                lines += [f"![{item['name']}]({figures[key]})", ""]
-            lines += ["| " + item["xlabel"] + " | " + item["ylabel"] + " |", "|---|---|"]
-            lines += [f"| {x:.4g} | {y:.4g} |" for x, y in zip(item["x"], item["y"], strict=True)]
-            lines.append("")
-    v = run["versions"]
-    lines += [
-        "## Reproducibility",
-        "",
-        f"Python {run['python']} on {run['platform']}; git commit {run.get('git_commit')}.",
-        "",
-        "| package | version |",
-        "|---|---|",
-        *[f"| {k} | {val} |" for k, val in v.items()],
-        "",
-    ]
+        lines += _explore_lines(doc["explore"], figures)
+    lines += _reproducibility_lines(run)
     return "\n".join(lines)
 
 
+def _explore_markdown(doc: dict[str, Any], figures: dict[str, str]) -> str:
+    run = doc["run"]
+    lines = ["# finetune-theory explorations: where the theorems stop holding", ""]
+    if not doc.get("complete", True):
+        lines += [
+            f"{PARTIAL_NOTICE}: the run was stopped before every exploration finished; the "
+            "explorations below are the ones that did.",
+            "",
+        ]
+    lines += [
+        f"`{run['command']}` — size **{run['size']}**, seed {run['seed']}, "
+        f"started {run.get('started')}. Nothing fails here: each exploration relaxes one "
+        "hypothesis of a theorem and the curve is the measured disagreement.",
+        "",
+    ]
+    lines += _explore_lines(doc["explore"], figures)
+    lines += _reproducibility_lines(run)
+    return "\n".join(lines)
+
+
+def _write_json(path: Path, doc: dict[str, Any]) -> Path:
+    return atomic_write_text(path, json.dumps(doc, indent=1, allow_nan=False) + "\n")
+
+
 def write_report(doc: dict[str, Any], out: Path) -> list[Path]:
-    """Write report.json, report.md and (with matplotlib) the PNGs they refer to."""
+    """Write report.json, report.md and (with matplotlib) the ``report-*.png`` they refer to.
+
+    ``doc`` is validated first (nothing is written for an invalid one); every file is
+    written atomically, the PNGs first, so report.md never refers to a missing figure.
+    Returns [report.json, report.md, *PNGs].
+    """
     validate_report(doc)
+    out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
-    js = out / "report.json"
-    js.write_text(json.dumps(doc, indent=1, allow_nan=False) + "\n")
     figures = _plots(doc, out)
-    md = out / "report.md"
-    md.write_text(_markdown(doc, figures))
+    js = _write_json(out / "report.json", doc)
+    md = atomic_write_text(out / "report.md", _markdown(doc, figures))
+    return [js, md, *(out / f for f in figures.values())]
+
+
+def write_explore(doc: dict[str, Any], out: Path) -> list[Path]:
+    """Write explore.json, explore.md and (with matplotlib) the ``explore-*.png`` they refer
+    to, validated and atomically like :func:`write_report`; never touches report.*."""
+    validate_explore(doc)
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    plt = _matplotlib()
+    figures = _explore_plots(plt, doc["explore"], out, EXPLORE_PREFIX) if plt is not None else {}
+    js = _write_json(out / "explore.json", doc)
+    md = atomic_write_text(out / "explore.md", _explore_markdown(doc, figures))
     return [js, md, *(out / f for f in figures.values())]

@@ -77,7 +77,7 @@ def test_report_records_and_draws_the_coverage_map(tmp_path: Path) -> None:
     assert claim["domain"] == registry.get("L1-gd-trajectory").domain
     md = (tmp_path / "report.md").read_text()
     assert "| `problem.d` |" in md and "Searched domain:" in md
-    assert (tmp_path / "coverage-L1-gd-trajectory.png").stat().st_size > 2_000
+    assert (tmp_path / "report-coverage-L1-gd-trajectory.png").stat().st_size > 2_000
 
 
 def test_every_claim_states_its_domain(capsys: pytest.CaptureFixture[str]) -> None:

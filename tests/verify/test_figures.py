@@ -1,16 +1,32 @@
-"""Figure infrastructure and the deep-linear figures at tiny size: files, numbers, agreement."""
+"""Figure infrastructure and the deep-linear figures at tiny size: files, numbers, agreement;
+the figures command's partial success (every buildable figure written as soon as it is built,
+a missing extra named with its install command), progress lines and atomic PNGs."""
 
 from __future__ import annotations
 
 import csv
 import itertools
 import json
+import re
 from pathlib import Path
+from typing import Any
 
 import pytest
 
+import verify.figures as figures_module
 from verify import cli
-from verify.figures import all_figures, plot, write_numbers
+from verify.figures import (
+    FigureData,
+    FigureSpec,
+    MissingExtraError,
+    Panel,
+    Series,
+    all_figures,
+    install_command,
+    missing_extra,
+    plot,
+    write_numbers,
+)
 
 # Trained points come from RK4 flows (relative error in w ~1e-8), so the risks they give
 # agree with the closed form to ~1e-6 relative (risk floor 1e-6 avoids dividing by ~0).
@@ -51,3 +67,124 @@ def test_figures_cli(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None
         == 0
     )
     assert (tmp_path / "rescale.json").exists() and not (tmp_path / "rescale.png").exists()
+
+
+# --------------------------------------------------------------------------------------
+# Partial success: every figure that can be built is written, as soon as it is built
+# --------------------------------------------------------------------------------------
+
+
+def _tiny_figure(name: str) -> FigureData:
+    series = Series("s", "theory", [1.0, 2.0], [3.0, 4.0])
+    return FigureData(name, f"{name} title", [Panel("p", "x", "y", [series])], {"d": 1})
+
+
+def _register(monkeypatch: pytest.MonkeyPatch, name: str, build: Any) -> None:
+    monkeypatch.setitem(figures_module._REGISTRY, name, FigureSpec(name, "test figure", build))
+
+
+def test_a_missing_extra_names_its_install_command_and_the_others_are_written(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    def no_sklearn(size: str) -> FigureData:
+        raise MissingExtraError("the realistic-data experiment needs scikit-learn", "data")
+
+    _register(monkeypatch, "realistic", no_sklearn)
+    _register(monkeypatch, "fake-a", lambda size: _tiny_figure("fake-a"))
+    argv = ["figures", "fake-a", "realistic", "--size", "tiny", "--jobs", "1", "--out"]
+    assert cli.main([*argv, str(tmp_path), "--no-progress"]) == 2
+    captured = capsys.readouterr()
+    errors = captured.err.strip().splitlines()
+    assert len(errors) == 1 and "figure realistic not built" in errors[0]
+    assert 'pip install ".[data]"' in errors[0]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["fake-a.csv", "fake-a.json", "fake-a.png"]
+    assert "1/2 figure(s) written" in captured.out
+
+
+def test_the_real_missing_scikit_learn_is_a_missing_extra(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import builtins
+
+    real_import = builtins.__import__
+
+    def fake(mod: str, *args: object, **kwargs: object) -> object:
+        if mod.startswith("sklearn"):
+            raise ModuleNotFoundError("No module named 'sklearn'", name="sklearn")
+        return real_import(mod, *args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(builtins, "__import__", fake)
+    argv = ["figures", "realistic", "--size", "tiny", "--numbers-only", "--jobs", "1"]
+    assert cli.main([*argv, "--out", str(tmp_path)]) == 2
+    err = capsys.readouterr().err
+    assert "figure realistic not built: needs the 'data' extra" in err
+    assert 'pip install ".[data]"' in err
+
+
+def test_each_figure_is_written_as_soon_as_it_is_built(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    def second(size: str) -> FigureData:
+        # The first figure's files are already on disk when the second is being built.
+        assert (tmp_path / "fake-a.json").exists() and (tmp_path / "fake-a.csv").exists()
+        raise RuntimeError("boom\nsecond line")
+
+    _register(monkeypatch, "fake-a", lambda size: _tiny_figure("fake-a"))
+    _register(monkeypatch, "fake-b", second)
+    _register(monkeypatch, "fake-c", lambda size: _tiny_figure("fake-c"))
+    argv = ["figures", "fake-a", "fake-b", "fake-c", "--numbers-only", "--jobs", "1"]
+    assert cli.main([*argv, "--out", str(tmp_path)]) == 1  # an error, not a missing extra
+    err = capsys.readouterr().err.splitlines()
+    assert "error: figure fake-b not built: RuntimeError: boom" in err
+    assert [line for line in err if line.startswith("[")] == [
+        line
+        for line in err
+        if re.fullmatch(r"\[[123]/3 figures\] fake-[abc] (done|not built) in \d+\.\ds", line)
+    ]
+    assert len([line for line in err if line.startswith("[")]) == 3
+    assert (tmp_path / "fake-c.json").exists()
+
+
+def test_figures_progress_can_be_switched_off(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    _register(monkeypatch, "fake-a", lambda size: _tiny_figure("fake-a"))
+    argv = ["figures", "fake-a", "--numbers-only", "--jobs", "1", "--out", str(tmp_path)]
+    assert cli.main(argv) == 0
+    assert re.fullmatch(r"\[1/1 figures\] fake-a done in \d+\.\ds\n", capsys.readouterr().err)
+    assert cli.main([*argv, "--no-progress"]) == 0
+    assert capsys.readouterr().err == ""
+
+
+def test_plot_keeps_the_previous_png_when_saving_fails(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from matplotlib.figure import Figure
+
+    (tmp_path / "fake-a.png").write_bytes(b"previous")
+
+    def half_written(self: Any, fname: Any, **kwargs: Any) -> None:
+        Path(fname).write_bytes(b"\x89PNG half")
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(Figure, "savefig", half_written)
+    with pytest.raises(OSError, match="No space"):
+        plot(_tiny_figure("fake-a"), tmp_path)
+    assert (tmp_path / "fake-a.png").read_bytes() == b"previous"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["fake-a.png"]
+
+
+def test_install_commands_are_spelled_as_the_readme_installs_extras() -> None:
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+    assert install_command("plot") == 'pip install ".[plot]"' and install_command("plot") in readme
+    assert str(MissingExtraError("needs scikit-learn", "data")) == (
+        'needs scikit-learn: pip install ".[data]"'
+    )
+    wrapped = ImportError("needs scikit-learn: pip install 'finetune-theory[data]'")
+    found = missing_extra(wrapped)
+    assert found is not None and found.extra == "data"
+    assert str(found) == 'needs scikit-learn: pip install ".[data]"'
+    dask = missing_extra(ModuleNotFoundError("x", name="distributed"))
+    assert dask is not None and dask.extra == "dask"
+    assert missing_extra(ModuleNotFoundError("x", name="distributed.sub")) is None
+    assert missing_extra(ImportError("something else")) is None

@@ -7,17 +7,25 @@ written to JSON and CSV next to the PNG, so they can be checked without matplotl
 ``"full"`` (publication quality).
 
 Command line: ``python -m verify figures [NAME ...] --out DIR [--size quick|full|tiny]``.
+Files are written atomically (:mod:`verify.outputs`): a reader sees the previous file or the
+new one, never half of one. A figure whose optional dependency is missing raises
+:class:`MissingExtraError` naming the extra and its install command (:func:`install_command`,
+spelled as the README installs extras: ``pip install ".[data]"``).
 """
 
 from __future__ import annotations
 
 import csv
 import importlib
+import io
 import json
+import re
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Literal
+
+from verify.outputs import atomic_path, atomic_write_text
 
 Size = Literal["tiny", "quick", "full"]
 SIZES: tuple[Size, ...] = ("tiny", "quick", "full")
@@ -95,8 +103,59 @@ def all_figures() -> dict[str, FigureSpec]:
     return dict(_REGISTRY)
 
 
+#: Top-level import name -> the extra of the distribution that installs it (pyproject.toml).
+EXTRA_OF_MODULE: dict[str, str] = {
+    "matplotlib": "plot",
+    "sklearn": "data",
+    "distributed": "dask",
+    "dask": "dask",
+}
+
+
+def install_command(extra: str) -> str:
+    """The command that installs ``extra`` from a clone, spelled as the README does."""
+    return f'pip install ".[{extra}]"'
+
+
 class MissingExtraError(RuntimeError):
-    """An optional dependency (an extra of the distribution) is not installed."""
+    """An optional dependency (an extra of the distribution) is not installed.
+
+    ``extra`` names the extra (``plot``, ``data``, ``dask``) when known; ``str()`` is the
+    one-line message, ending with :func:`install_command` when the extra is known.
+    Picklable (it crosses process and Dask boundaries): its ``args`` are (message, extra).
+    """
+
+    def __init__(self, message: str, extra: str | None = None) -> None:
+        super().__init__(message, extra)
+        self.message = message
+        self.extra = extra
+
+    def __str__(self) -> str:
+        if self.extra is None or install_command(self.extra) in self.message:
+            return self.message
+        return f"{self.message}: {install_command(self.extra)}"
+
+
+def missing_extra(exc: ImportError) -> MissingExtraError | None:
+    """The :class:`MissingExtraError` behind an ImportError, or None for another import.
+
+    The extra is found from the missing top-level module's name (``ImportError.name``
+    along the ``__cause__`` chain) or from an install hint ``...[extra]`` in a message of the chain;
+    the message is ``exc``'s own, without its install hint.
+    """
+    chain: list[BaseException] = []
+    cur: BaseException | None = exc
+    while cur is not None and cur not in chain:
+        chain.append(cur)
+        cur = cur.__cause__ or cur.__context__
+    extras = set(EXTRA_OF_MODULE.values())
+    names = [n for e in chain if isinstance(n := getattr(e, "name", None), str)]
+    found = [EXTRA_OF_MODULE[n] for n in names if n in EXTRA_OF_MODULE]
+    found += [h for e in chain for h in re.findall(r"\[(\w+)\]", str(e)) if h in extras]
+    if not found:
+        return None
+    message = re.split(r":?\s*pip install", str(exc))[0].strip() or f"{names[0]} is not installed"
+    return MissingExtraError(message, found[0])
 
 
 def require_matplotlib() -> Any:
@@ -105,13 +164,27 @@ def require_matplotlib() -> Any:
         import matplotlib
     except ImportError as exc:
         raise MissingExtraError(
-            "matplotlib is needed to draw figures: pip install 'finetune-theory[plot]' "
-            "(or pass --numbers-only to write the JSON/CSV numbers without PNGs)"
+            f"matplotlib is needed to draw figures: {install_command('plot')} "
+            "(or pass --numbers-only to write the JSON/CSV numbers without PNGs)",
+            "plot",
         ) from exc
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
     return plt
+
+
+def build_figure(name: str, size: Size) -> FigureData:
+    """Build one registered figure; a missing optional dependency becomes a
+    :class:`MissingExtraError` naming the extra. Top-level, so worker processes and Dask
+    can run it."""
+    try:
+        return all_figures()[name].build(size)
+    except ImportError as exc:
+        err = missing_extra(exc)
+        if err is None:
+            raise
+        raise err from exc
 
 
 def mean_and_stderr(values: list[float]) -> tuple[float, float]:
@@ -124,19 +197,23 @@ def mean_and_stderr(values: list[float]) -> tuple[float, float]:
 
 
 def write_numbers(data: FigureData, out: Path) -> list[Path]:
-    """Write ``<name>.json`` (everything) and ``<name>.csv`` (long format) into ``out``."""
+    """Write ``<name>.json`` (everything) and ``<name>.csv`` (long format) into ``out``,
+    each atomically."""
     out.mkdir(parents=True, exist_ok=True)
-    js = out / f"{data.name}.json"
-    js.write_text(json.dumps(asdict(data), indent=1, default=float) + "\n")
+    js = atomic_write_text(
+        out / f"{data.name}.json", json.dumps(asdict(data), indent=1, default=float) + "\n"
+    )
+    buf = io.StringIO(newline="")
+    writer = csv.writer(buf)
+    writer.writerow(["panel", "series", "kind", "x", "y", "yerr"])
+    for panel in data.panels:
+        for s in panel.series:
+            errs = s.yerr if s.yerr is not None else [None] * len(s.x)
+            for x, y, e in zip(s.x, s.y, errs, strict=True):
+                writer.writerow([panel.title, s.label, s.kind, x, y, "" if e is None else e])
     cs = out / f"{data.name}.csv"
-    with cs.open("w", newline="") as fh:
-        writer = csv.writer(fh)
-        writer.writerow(["panel", "series", "kind", "x", "y", "yerr"])
-        for panel in data.panels:
-            for s in panel.series:
-                errs = s.yerr if s.yerr is not None else [None] * len(s.x)
-                for x, y, e in zip(s.x, s.y, errs, strict=True):
-                    writer.writerow([panel.title, s.label, s.kind, x, y, "" if e is None else e])
+    with atomic_path(cs) as tmp:
+        tmp.write_bytes(buf.getvalue().encode("utf-8"))
     return [js, cs]
 
 
@@ -184,6 +261,9 @@ def plot(data: FigureData, out: Path) -> Path:
     fig.tight_layout()
     out.mkdir(parents=True, exist_ok=True)
     path = out / f"{data.name}.png"
-    fig.savefig(path, dpi=120, bbox_inches="tight")
-    plt.close(fig)
+    try:
+        with atomic_path(path) as tmp:
+            fig.savefig(tmp, dpi=120, bbox_inches="tight", format="png")
+    finally:
+        plt.close(fig)
     return path

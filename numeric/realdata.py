@@ -7,7 +7,7 @@ teacher θ_c is the least-squares fit of those labels on the standardised pixels
 visually similar digits (3 and 8, 5 and 9, …) have similar teachers: a source task and a
 target task are *related* to a degree set by the data, not by us.
 
-Needs the ``data`` extra (``pip install "finetune-theory[data]"``, i.e. scikit-learn).
+Needs the ``data`` extra (``pip install ".[data]"`` in a checkout, i.e. scikit-learn).
 """
 
 from __future__ import annotations
@@ -70,7 +70,7 @@ def load_digit_tasks(components: int | None = 30) -> DigitsTasks:
         from sklearn.datasets import load_digits
     except ImportError as exc:
         raise ImportError(
-            "the realistic-data experiment needs scikit-learn: pip install 'finetune-theory[data]'"
+            'the realistic-data experiment needs scikit-learn: pip install ".[data]"'
         ) from exc
     raw = load_digits()
     pixels = np.asarray(raw.data, dtype=np.float64)

@@ -28,6 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from verify.mutants import COPIED_PACKAGES, Mutant, catalogue
+from verify.report import md_row
 
 #: The project root the packages are copied from (the folder holding ``verify/``).
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -295,16 +296,26 @@ def format_markdown(doc: dict[str, Any]) -> str:
     ]
     for module, r in doc["modules"].items():
         lines.append(
-            f"| `{module}` | {r['killed']} | {r['total']} | {r['rate']:.0%} | "
-            f"{', '.join(r['survivors']) or '-'} |"
+            md_row(
+                f"`{module}`",
+                r["killed"],
+                r["total"],
+                f"{r['rate']:.0%}",
+                ", ".join(r["survivors"]) or "-",
+            )
         )
     lines += ["", "| mutant | module | bug | status | caught by |", "|---|---|---|---|---|"]
     for m in doc["mutants"]:
         status = m["status"] + (f" (equivalent: {m['equivalent']})" if m["equivalent"] else "")
         status += f" (known gap: {m['known_gap']})" if m.get("known_gap") else ""
         lines.append(
-            f"| {m['name']}{' (planted)' if m['planted'] else ''} | `{m['module']}` | "
-            f"{m['description']} | {status} | {', '.join(m['killed_by']) or '-'} |"
+            md_row(
+                m["name"] + (" (planted)" if m["planted"] else ""),
+                f"`{m['module']}`",
+                m["description"],
+                status,
+                ", ".join(m["killed_by"]) or "-",
+            )
         )
     return "\n".join(lines) + "\n"
 

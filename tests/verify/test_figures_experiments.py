@@ -112,5 +112,5 @@ def test_missing_scikit_learn_is_a_clear_error(name: str, monkeypatch: pytest.Mo
         return real_import(mod, *args, **kwargs)  # type: ignore[arg-type]
 
     monkeypatch.setattr(builtins, "__import__", fake)
-    with pytest.raises(ImportError, match=r"pip install 'finetune-theory\[data\]'"):
+    with pytest.raises(ImportError, match=r'pip install "\.\[data\]"'):
         all_figures()[name].build("tiny")

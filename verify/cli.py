@@ -1,7 +1,21 @@
 """Command line of the verifier: ``python -m verify``.
 
-Exit status: 0 when every selected claim agrees, 1 when one disagrees (the shrunk
-counterexample and a command that reruns it are printed), 2 on a usage error.
+Exit status, the same convention for every subcommand (each ``--help`` lists its cases):
+
+* 0 — everything agrees (campaign, ``reproduce``), or the work was done (``explore``,
+  ``figures``, ``power``);
+* 1 — a disagreement: a claim or a reproduced setting disagrees (the shrunk counterexample
+  and a command that reruns it are printed); for ``figures``, a figure raised an error
+  while it was built (the other figures are written);
+* 2 — a usage error or invalid input, reported in one line on stderr: a bad option, an
+  output folder that cannot be written (checked before any work starts), a setting that
+  breaks its fields' types or its claim's hypotheses, a missing optional extra (for
+  ``figures``: after every other figure is written);
+* 130 — interrupted by Ctrl-C (SIGINT; 143 for SIGTERM in campaigns): what finished is
+  written, marked ``"complete": false``.
+
+Outputs are written atomically under names distinct per run kind (:mod:`verify.outputs`),
+so a campaign, an exploration and the figures can share one folder.
 """
 
 from __future__ import annotations
@@ -12,7 +26,7 @@ import os
 import sys
 import textwrap
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +36,8 @@ from verify.figures import (
     SIZES,
     MissingExtraError,
     all_figures,
+    build_figure,
+    install_command,
     plot,
     require_matplotlib,
     write_numbers,
@@ -67,8 +83,20 @@ def _run_parser() -> argparse.ArgumentParser:
         description="Check the closed forms of 'A Theoretical Analysis of Fine-tuning with "
         "Linear Teachers' (symbolic package) against training (numeric package) on "
         "Hypothesis-drawn settings. Subcommands: reproduce, explore, figures, power "
-        "(python -m verify SUBCOMMAND --help).",
-        epilog=EXAMPLES,
+        "(python -m verify SUBCOMMAND --help). Exit status: 0 every claim agrees, 1 a claim "
+        "disagrees, 2 usage error or invalid input, 130 stopped by SIGINT (Ctrl-C), 143 "
+        "stopped by SIGTERM (see the end of this help).",
+        epilog=EXAMPLES
+        + """
+exit status:
+  0    every selected claim agrees
+  1    a claim disagrees (its shrunk setting and a reproduce command are printed)
+  2    usage error or invalid input (bad option, unusable --report folder,
+       --scheduler neither 'local' nor tcp://host:port, scheduler unreachable)
+  130  stopped by SIGINT (Ctrl-C); 143: stopped by SIGTERM. Workers are shut
+       down, finished claims are printed and --report DIR holds a partial
+       report.json ("complete": false)
+""",
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument(
@@ -118,8 +146,8 @@ def _run_parser() -> argparse.ArgumentParser:
         default=None,
         metavar="ADDRESS",
         help="hand the claims to Dask distributed instead of local processes: 'local' starts "
-        "a LocalCluster, anything else is a scheduler address (needs the dask extra). "
-        "Example: --scheduler local",
+        "a LocalCluster, otherwise a scheduler address tcp://host:port (reached within "
+        "a few seconds or exit 2; needs the dask extra). Example: --scheduler local",
     )
     parser.add_argument(
         "--report",
@@ -159,7 +187,9 @@ def _list_claims() -> int:
 
 
 def _run(argv: Sequence[str]) -> int:
-    from verify.campaign import run_campaign
+    from finetune_theory.errors import InputError
+    from verify.campaign import Interrupted, check_scheduler, run_campaign
+    from verify.outputs import UsageError, prepare_output_dir
     from verify.report import (
         format_record,
         format_record_failure,
@@ -174,7 +204,11 @@ def _run(argv: Sequence[str]) -> int:
     try:
         profile = get_profile(args.profile)
         claims = registry.select(args.claims)
-    except ValueError as exc:
+        if args.scheduler is not None:
+            check_scheduler(args.scheduler)
+        if args.report is not None:  # before any work: a bad folder costs nothing
+            prepare_output_dir(args.report, "--report")
+    except (ValueError, UsageError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     seed = profile.seed(args.seed)
@@ -184,6 +218,7 @@ def _run(argv: Sequence[str]) -> int:
         flush=True,
     )
     start = time.perf_counter()
+    stop: Interrupted | None = None
     try:
         records = run_campaign(
             [c.name for c in claims],
@@ -194,7 +229,9 @@ def _run(argv: Sequence[str]) -> int:
             scheduler=args.scheduler,
             display=not args.no_progress,
         )
-    except (RuntimeError, OSError) as exc:  # e.g. the dask extra is missing, no scheduler
+    except Interrupted as exc:  # SIGINT/SIGTERM: the workers are down, report what finished
+        stop, records = exc, exc.records
+    except (RuntimeError, OSError, InputError) as exc:  # e.g. no dask extra, no scheduler
         print(f"error: {exc}", file=sys.stderr)
         return 2
     wall = time.perf_counter() - start
@@ -208,11 +245,28 @@ def _run(argv: Sequence[str]) -> int:
     )
     for rec in failed:
         print(format_record_failure(rec))
+    paths: list[Path] = []
     if args.report is not None:
-        explore = _explorations([], "quick", seed) if args.explore else []
+        explore = _explorations([], "quick", seed) if args.explore and stop is None else []
         meta = run_metadata(profile.name, seed, args.jobs, args.scheduler, list(argv))
-        paths = write_report(report_document(meta, records, explore), args.report)
-        print(f"report: {', '.join(str(p) for p in paths[:2])} (+{len(paths) - 2} figures)")
+        doc = report_document(meta, records, explore, complete=stop is None)
+        try:
+            paths = write_report(doc, args.report)
+        except KeyboardInterrupt:  # a second Ctrl-C while the partial report is written
+            if stop is None:
+                raise
+        if paths:
+            print(f"report: {', '.join(str(p) for p in paths[:2])} (+{len(paths) - 2} figures)")
+    if stop is not None:
+        names = ", ".join(r.name for r in records) or "none"
+        partial = f"; partial report {paths[0]}" if paths else ""
+        print(
+            f"interrupted by {stop.signame}: {len(records)}/{stop.total} claims finished "
+            f"({names}){partial}",
+            file=sys.stderr,
+            flush=True,
+        )
+        return stop.exit_code
     return 1 if failed else 0
 
 
@@ -221,13 +275,29 @@ def _run(argv: Sequence[str]) -> int:
 # --------------------------------------------------------------------------------------
 
 
+REPRODUCE_EXIT = """
+exit status:
+  0    every setting agrees (or the report has no failing setting)
+  1    a setting disagrees (both sides, the error and the threshold are printed)
+  2    usage error or invalid input, nothing is run: no CLAIM --setting and no
+       --report, an unknown claim, a setting that is not JSON, has unknown or
+       missing fields, a wrong type (true or 3.0 for an integer, a string, NaN
+       or inf for a number) or breaks the claim's hypotheses (the rule is
+       named), a --report that is missing or not a campaign report.json
+  130  interrupted (Ctrl-C)
+"""
+
+
 def _reproduce_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m verify reproduce",
         description="Rerun exactly one setting of a claim (as printed by a failing run), or "
-        "every failing setting recorded in a report.json.",
+        "every failing setting recorded in a campaign's report.json. The setting is "
+        "validated (fields, types, the claim's hypotheses) before anything runs.",
         epilog="examples:\n  python -m verify reproduce L1-gd-limit --setting '{\"d\": 4, ...}'\n"
-        "  python -m verify reproduce --report out/report.json",
+        "  python -m verify reproduce --report out/report.json\n"
+        "  python -m verify reproduce --report out/          (the same: out/report.json)\n"
+        + REPRODUCE_EXIT,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("claim", nargs="?", help="exact claim name (with --setting)")
@@ -235,7 +305,9 @@ def _reproduce_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--report",
         type=Path,
-        help="a report.json: rerun its failing settings (optionally of CLAIM only)",
+        metavar="REPORT",
+        help="a campaign's report.json, or the folder holding it: rerun its failing "
+        "settings (optionally of CLAIM only)",
     )
     return parser
 
@@ -251,21 +323,45 @@ def _print_outcome(name: str, setting_json: str, outcome: Outcome) -> None:
         print(f"  note: {outcome.note}")
 
 
+def _read_campaign_report(path: Path) -> dict[str, Any]:
+    """The campaign report at ``path`` (a report.json, or a folder holding one), or a
+    one-line UsageError."""
+    from verify.outputs import UsageError
+
+    target = path / "report.json" if path.is_dir() else path
+    if not target.is_file():
+        where = "no report.json in this folder" if path.is_dir() else "no such file"
+        raise UsageError(f"--report {path}: {where}")
+    try:
+        doc = json.loads(target.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise UsageError(f"--report {target}: cannot read it as JSON ({exc})") from None
+    if not isinstance(doc, dict) or not isinstance(doc.get("claims"), list):
+        raise UsageError(f"--report {target}: not a campaign report.json (it has no 'claims' list)")
+    return doc
+
+
 def _reproduce(argv: Sequence[str]) -> int:
+    from verify.outputs import UsageError
+
     args = _reproduce_parser().parse_args(argv)
     jobs: list[tuple[str, str]] = []
     try:
         if args.report is not None:
-            doc = json.loads(args.report.read_text())
+            if args.setting is not None:
+                raise UsageError("give CLAIM --setting JSON or --report, not both")
+            doc = _read_campaign_report(args.report)
+            if doc.get("complete") is False:
+                print(f"note: {args.report} is a partial report (the run was interrupted)")
             for claim in doc["claims"]:
                 if (
-                    not claim["passed"]
-                    and claim.get("failing")
-                    and args.claim in (None, claim["name"])
+                    isinstance(claim, dict)
+                    and not claim.get("passed", True)
+                    and isinstance(claim.get("failing"), dict)
+                    and args.claim in (None, claim.get("name"))
                 ):
-                    jobs.append(
-                        (claim["name"], json.dumps(claim["failing"]["setting"], sort_keys=True))
-                    )
+                    setting = claim["failing"].get("setting", {})
+                    jobs.append((str(claim.get("name")), json.dumps(setting, sort_keys=True)))
             if not jobs:
                 print(
                     f"no failing settings in {args.report}"
@@ -275,11 +371,14 @@ def _reproduce(argv: Sequence[str]) -> int:
         elif args.claim and args.setting:
             jobs.append((args.claim, args.setting))
         else:
-            print("error: give CLAIM --setting JSON, or --report report.json", file=sys.stderr)
-            return 2
-        parsed = [(registry.get(name), text) for name, text in jobs]
-        settings = [(claim, text, claim.setting_from_json(text)) for claim, text in parsed]
-    except (ValueError, TypeError, KeyError, OSError) as exc:
+            raise UsageError("give CLAIM --setting JSON, or --report report.json")
+        # Every setting is parsed and checked against its claim's hypotheses (InputError,
+        # exit 2) before any check runs: an invalid setting is a usage error, not a FAIL.
+        settings = []
+        for name, text in jobs:
+            claim = registry.get(name)
+            settings.append((claim, text, claim.setting_from_json(text)))
+    except (ValueError, UsageError) as exc:  # InputError is a ValueError
         print(f"error: {exc}", file=sys.stderr)
         return 2
     status = 0
@@ -295,10 +394,70 @@ def _reproduce(argv: Sequence[str]) -> int:
 # --------------------------------------------------------------------------------------
 
 
-def _explorations(names: list[str], size: str, seed: int) -> list[dict[str, Any]]:
+class _ItemProgress:
+    """Live progress of a sweep (figures, explorations) on stderr, like a campaign's.
+
+    On a terminal: one updating line naming what runs, and a permanent line per finished
+    item; otherwise (a log, a pipe) only the line per finished item, e.g.
+    ``[3/8 figures] depth done in 12.3s``. ``enabled=False`` (``--no-progress``): silent.
+    """
+
+    def __init__(self, total: int, noun: str, enabled: bool = True, stream: Any = None) -> None:
+        self.total, self.noun, self.enabled = total, noun, enabled
+        self.stream = stream if stream is not None else sys.stderr
+        self.tty = bool(getattr(self.stream, "isatty", lambda: False)())
+        self.done = 0
+        self.running: list[str] = []
+
+    def _write(self, text: str) -> None:
+        if self.enabled:
+            self.stream.write(text)
+            self.stream.flush()
+
+    def start(self, *names: str) -> None:
+        self.running += [n for n in names if n not in self.running]
+        self.redraw()
+
+    def finish(self, name: str, seconds: float, status: str = "done") -> None:
+        self.done += 1
+        if name in self.running:
+            self.running.remove(name)
+        line = f"[{self.done}/{self.total} {self.noun}] {name} {status} in {seconds:.1f}s"
+        self._write(("\r\033[K" if self.tty else "") + line + "\n")
+
+    def redraw(self) -> None:
+        """The updating line (terminals only): what is running now."""
+        if self.tty and self.running:
+            running = ", ".join(self.running)
+            self._write(f"\r\033[K[{self.done}/{self.total} {self.noun}] running {running}")
+
+    def clear(self) -> None:
+        if self.tty:
+            self._write("\r\033[K")
+
+
+def _explorations(
+    names: list[str],
+    size: str,
+    seed: int,
+    on_start: Any = None,
+    on_result: Any = None,
+) -> list[dict[str, Any]]:
     from verify.explore import run_explorations
 
-    return run_explorations(names, size, seed)  # type: ignore[arg-type]
+    return run_explorations(names, size, seed, on_start, on_result)  # type: ignore[arg-type]
+
+
+EXPLORE_EXIT = """
+exit status:
+  0    every exploration ran (nothing fails: the curves are the result)
+  1    an exploration raised an error (the ones that finished are written,
+       marked "complete": false)
+  2    usage error, nothing is run: an unknown name, a --report that is a file,
+       lies below a file or cannot be written
+  130  interrupted (Ctrl-C): the finished explorations are written, marked
+       "complete": false
+"""
 
 
 def _explore_parser() -> argparse.ArgumentParser:
@@ -311,7 +470,9 @@ def _explore_parser() -> argparse.ArgumentParser:
         + "; ".join(f"{k}: {v[0]}" for k, v in EXPLORATIONS.items()),
         epilog="examples:\n  python -m verify explore\n"
         "  python -m verify explore width step-size --size full\n"
-        "  python -m verify explore --report out/",
+        "  python -m verify explore --report out/   out/explore.json, explore.md, explore-*.png\n"
+        "  python -m verify --explore --report out/ the curves inside a campaign's report\n"
+        + EXPLORE_EXIT,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("names", nargs="*", metavar="NAME", help="explorations (default: all)")
@@ -324,30 +485,83 @@ def _explore_parser() -> argparse.ArgumentParser:
         type=Path,
         default=None,
         metavar="DIR",
-        help="write the curves into DIR/report.*",
+        help="write DIR/explore.json, DIR/explore.md and DIR/explore-NAME.png (a campaign's "
+        "report.* in the same folder is left alone; checked before anything runs). "
+        "Example: --report out/",
+    )
+    parser.add_argument(
+        "--no-progress",
+        action="store_true",
+        help="no live progress on stderr (one updating line on a terminal, one line per "
+        "finished exploration otherwise)",
     )
     return parser
 
 
+def _print_exploration(item: dict[str, Any]) -> None:
+    print(f"{item['name']}: {item['title']} (relaxed: {item['relaxed']})")
+    for x, y in zip(item["x"], item["y"], strict=True):
+        print(f"    {item['xlabel']} = {x:<10.4g} {item['ylabel']} = {y:.3g}")
+    print(textwrap.indent(textwrap.fill(item["summary"], 88), "  "), flush=True)
+
+
 def _explore(argv: Sequence[str]) -> int:
-    from verify.report import report_document, run_metadata, write_report
+    from verify.explore import EXPLORATIONS
+    from verify.outputs import UsageError, prepare_output_dir
+    from verify.report import explore_document, run_metadata, write_explore
 
     args = _explore_parser().parse_args(argv)
-    try:
-        results = _explorations(list(args.names), args.size, args.seed)
-    except ValueError as exc:
-        print(f"error: {exc}", file=sys.stderr)
+    unknown = [n for n in args.names if n not in EXPLORATIONS]
+    if unknown:
+        print(
+            f"error: unknown exploration(s) {unknown}; valid names: {', '.join(EXPLORATIONS)}",
+            file=sys.stderr,
+        )
         return 2
-    for item in results:
-        print(f"{item['name']}: {item['title']} (relaxed: {item['relaxed']})")
-        for x, y in zip(item["x"], item["y"], strict=True):
-            print(f"    {item['xlabel']} = {x:<10.4g} {item['ylabel']} = {y:.3g}")
-        print(textwrap.indent(textwrap.fill(item["summary"], 88), "  "))
     if args.report is not None:
+        try:  # before any work: a bad folder costs nothing
+            prepare_output_dir(args.report, "--report")
+        except UsageError as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return 2
+    names = list(args.names) or list(EXPLORATIONS)
+    progress = _ItemProgress(len(names), "explorations", enabled=not args.no_progress)
+    results: list[dict[str, Any]] = []
+    current: list[str] = []
+
+    def started(i: int, name: str) -> None:
+        current[:] = [name]
+        progress.start(name)
+
+    def finished(i: int, item: dict[str, Any], seconds: float) -> None:
+        results.append(item)
+        progress.finish(item["name"], seconds)
+        _print_exploration(item)
+
+    status = 0
+    try:
+        _explorations(names, args.size, args.seed, started, finished)
+    except KeyboardInterrupt:
+        progress.clear()
+        status = EXIT_INTERRUPTED
+    except Exception as exc:  # an exploration crashed: report it, keep what finished
+        progress.clear()
+        name = current[0] if current else "?"
+        print(f"error: exploration {name} failed: {type(exc).__name__}: {exc}", file=sys.stderr)
+        status = 1
+    if args.report is not None and (results or status == 0):
         meta = run_metadata("explore", args.seed, 1, None, ["explore", *argv])
-        paths = write_report(report_document(meta, [], results), args.report)
-        print(f"report: {', '.join(str(p) for p in paths[:2])}")
-    return 0
+        meta["size"] = args.size
+        doc = explore_document(meta, results, complete=status == 0)
+        paths = write_explore(doc, args.report)
+        print(f"report: {', '.join(str(p) for p in paths[:2])} (+{len(paths) - 2} figures)")
+    if status == EXIT_INTERRUPTED:
+        print(
+            f"interrupted: {len(results)}/{len(names)} explorations finished"
+            + (" (written, marked incomplete)" if args.report is not None and results else ""),
+            file=sys.stderr,
+        )
+    return status
 
 
 # --------------------------------------------------------------------------------------
@@ -355,20 +569,39 @@ def _explore(argv: Sequence[str]) -> int:
 # --------------------------------------------------------------------------------------
 
 
+FIGURES_EXIT = """
+exit status:
+  0    every figure was built and written
+  1    a figure raised an error while it was built (named on stderr; every other
+       figure is written)
+  2    usage error, nothing is built: an unknown name, --out a file, below a
+       file or not writable, no matplotlib without --numbers-only, --scheduler
+       without the dask extra; or a figure needs a missing extra (named on
+       stderr with its install command, e.g. pip install ".[data]"; every other
+       figure is written). 1 wins over 2 when both happen
+  130  interrupted (Ctrl-C): the figures finished so far are written
+"""
+
+
 def _figures_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m verify figures",
         description="Reproduce the paper's figures: theory curves (symbolic side) and trained "
-        "points (numeric side) on the same axes. Writes NAME.png, NAME.json and NAME.csv.",
+        "points (numeric side) on the same axes. Writes NAME.png, NAME.json and NAME.csv "
+        "for each figure as soon as it is built (atomically; a figure that cannot be built "
+        "is named on stderr and the others are still written).",
         epilog="examples:\n  python -m verify figures --out figures/\n"
         "  python -m verify figures depth --size full --out figures/\n"
         "  python -m verify figures --scheduler local --size full --out figures/\n"
-        "  python -m verify figures --list",
+        "  python -m verify figures --list\n" + FIGURES_EXIT,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("names", nargs="*", metavar="NAME", help="figures to build (default: all)")
     parser.add_argument(
-        "--out", type=Path, default=Path("figures"), help="output folder (default: figures)"
+        "--out",
+        type=Path,
+        default=Path("figures"),
+        help="output folder (default: figures; checked before anything is built)",
     )
     parser.add_argument(
         "--size",
@@ -391,18 +624,44 @@ def _figures_parser() -> argparse.ArgumentParser:
         "--scheduler",
         default=None,
         metavar="ADDRESS",
-        help="build the figures as Dask tasks ('local' for a LocalCluster, or an address). "
-        "Example: --scheduler local",
+        help="build the figures as Dask tasks ('local' for a LocalCluster, or an address "
+        "tcp://host:port; needs the dask extra). Example: --scheduler local",
     )
     parser.add_argument("--list", action="store_true", help="list the figures and exit")
+    parser.add_argument(
+        "--no-progress",
+        action="store_true",
+        help="no live progress on stderr (one updating line on a terminal, one line per "
+        "finished figure otherwise)",
+    )
     return parser
 
 
-def _build_figure(name: str, size: str) -> Any:
-    return all_figures()[name].build(size)  # type: ignore[arg-type]
+def _timed_build(name: str, size: str) -> tuple[Any, float]:
+    """(FigureData, seconds) of one figure; runs in this process, a worker or on Dask."""
+    start = time.perf_counter()
+    data = build_figure(name, size)  # type: ignore[arg-type]
+    return data, time.perf_counter() - start
+
+
+def _figure_failure(name: str, exc: BaseException) -> tuple[int, str]:
+    """(exit status, one line) for a figure that could not be built: 2 for a missing extra
+    (with its install command), 1 for any other error."""
+    if isinstance(exc, MissingExtraError):
+        if exc.extra is not None:
+            return 2, (
+                f"figure {name} not built: needs the '{exc.extra}' extra ({exc.message}): "
+                f"{install_command(exc.extra)}"
+            )
+        return 2, f"figure {name} not built: {exc}"
+    text = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+    return 1, f"figure {name} not built: {type(exc).__name__}: {text}"
 
 
 def _figures(argv: Sequence[str]) -> int:
+    from finetune_theory.errors import InputError
+    from verify.outputs import UsageError, prepare_output_dir
+
     args = _figures_parser().parse_args(argv)
     specs = all_figures()
     if args.list:
@@ -415,62 +674,140 @@ def _figures(argv: Sequence[str]) -> int:
             f"error: unknown figure(s) {unknown}; valid names: {', '.join(specs)}", file=sys.stderr
         )
         return 2
-    if not args.numbers_only:
-        try:
-            require_matplotlib()
-        except MissingExtraError as exc:
-            print(f"error: {exc}", file=sys.stderr)
-            return 2
-    names = list(args.names) or list(specs)
-    start = time.perf_counter()
+    # Everything that can make the run useless is checked before the first figure is built.
     try:
-        built = _build_all(names, args.size, args.scheduler, args.jobs)
-    except RuntimeError as exc:
+        if not args.numbers_only:
+            require_matplotlib()
+        if args.scheduler is not None:
+            from verify.campaign import check_scheduler
+
+            check_scheduler(args.scheduler)
+            try:
+                import distributed  # noqa: F401
+            except ImportError:
+                raise MissingExtraError("--scheduler needs Dask distributed", "dask") from None
+        prepare_output_dir(args.out, "--out")
+    except (MissingExtraError, UsageError, InputError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    for name in names:
-        data = built[name]
-        paths = write_numbers(data, args.out)
-        if not args.numbers_only:
-            paths.append(plot(data, args.out))
-        summary = ", ".join(f"{k}={_fmt(v)}" for k, v in data.summary.items())
-        print(f"{name}: {' '.join(str(p) for p in paths)}")
-        if summary:
-            print(f"  {summary}")
-    print(f"{len(names)} figure(s) in {time.perf_counter() - start:.1f}s")
+    names = list(args.names) or list(specs)
+    start = time.perf_counter()
+    progress = _ItemProgress(len(names), "figures", enabled=not args.no_progress)
+    failures: list[tuple[int, str]] = []
+    written = 0
+    try:
+        for name, result, seconds in _build_each(
+            names, args.size, args.scheduler, args.jobs, progress
+        ):
+            if isinstance(result, BaseException):
+                code, line = _figure_failure(name, result)
+                progress.finish(name, seconds, "not built")
+                print(f"error: {line}", file=sys.stderr, flush=True)
+                failures.append((code, line))
+                progress.redraw()
+                continue
+            paths = write_numbers(result, args.out)
+            if not args.numbers_only:
+                paths.append(plot(result, args.out))
+            written += 1
+            progress.finish(name, seconds)
+            summary = ", ".join(f"{k}={_fmt(v)}" for k, v in result.summary.items())
+            print(f"{name}: {' '.join(str(p) for p in paths)}", flush=True)
+            if summary:
+                print(f"  {summary}", flush=True)
+            progress.redraw()
+    except KeyboardInterrupt:
+        progress.clear()
+        print(
+            f"interrupted: {written}/{len(names)} figure(s) written to {args.out}",
+            file=sys.stderr,
+        )
+        return EXIT_INTERRUPTED
+    except RuntimeError as exc:  # the Dask scheduler could not be reached
+        progress.clear()
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    progress.clear()
+    print(f"{written}/{len(names)} figure(s) written in {time.perf_counter() - start:.1f}s")
+    if failures:
+        for _, line in failures:
+            print(f"  {line}")
+        return 1 if any(code == 1 for code, _ in failures) else 2
     return 0
 
 
-def _build_all(names: list[str], size: str, scheduler: str | None, jobs: int) -> dict[str, Any]:
+def _build_each(
+    names: list[str], size: str, scheduler: str | None, jobs: int, progress: _ItemProgress
+) -> Iterator[tuple[str, Any, float]]:
+    """Yield (name, FigureData or the exception that stopped it, seconds) for every figure,
+    each as soon as it is built: in this process, in worker processes or on Dask."""
     if scheduler is None and (jobs <= 1 or len(names) <= 1):
-        return {name: _build_figure(name, size) for name in names}
+        for name in names:
+            progress.start(name)
+            start = time.perf_counter()
+            try:
+                data, seconds = _timed_build(name, size)
+            except Exception as exc:  # reported per figure; the other figures still build
+                yield name, exc, time.perf_counter() - start
+            else:
+                yield name, data, seconds
+        return
+    start = time.perf_counter()
     if scheduler is None:
         import multiprocessing as mp
-        from concurrent.futures import ProcessPoolExecutor
+        from concurrent.futures import ProcessPoolExecutor, as_completed
 
         ctx = mp.get_context("spawn")
-        with ProcessPoolExecutor(max_workers=min(jobs, len(names)), mp_context=ctx) as pool:
-            futures = {name: pool.submit(_build_figure, name, size) for name in names}
-            return {name: fut.result() for name, fut in futures.items()}
+        pool = ProcessPoolExecutor(max_workers=min(jobs, len(names)), mp_context=ctx)
+        try:
+            futures = {pool.submit(_timed_build, name, size): name for name in names}
+            progress.start(*names)
+            for fut in as_completed(futures):
+                yield _outcome(futures[fut], fut, start)
+        except BaseException:  # interrupted (or the caller stopped): do not wait for builds
+            workers = list(getattr(pool, "_processes", {}).values())
+            pool.shutdown(wait=False, cancel_futures=True)
+            for proc in workers:
+                proc.terminate()
+            raise
+        pool.shutdown(wait=True)
+        return
     try:
         from distributed import Client, LocalCluster
+        from distributed import as_completed as dask_completed
     except ImportError as exc:
         raise RuntimeError(
-            "--scheduler needs Dask distributed: pip install 'finetune-theory[dask]'"
+            f"--scheduler needs Dask distributed: {install_command('dask')}"
         ) from exc
     cluster = (
         LocalCluster(n_workers=os.cpu_count() or 1, threads_per_worker=1, dashboard_address=":0")
         if scheduler == "local"
         else None
     )
-    client = Client(cluster if cluster is not None else scheduler)
     try:
-        futures = {name: client.submit(_build_figure, name, size, pure=False) for name in names}
-        return {name: fut.result() for name, fut in futures.items()}
+        client = Client(cluster if cluster is not None else scheduler)
+    except (OSError, TimeoutError) as exc:
+        if cluster is not None:
+            cluster.close()
+        raise RuntimeError(f"--scheduler {scheduler}: no Dask scheduler answered ({exc})") from exc
+    try:
+        dask_futures = {client.submit(_timed_build, name, size, pure=False): name for name in names}
+        progress.start(*names)
+        for fut in dask_completed(list(dask_futures)):
+            yield _outcome(dask_futures[fut], fut, start)
     finally:
         client.close()
         if cluster is not None:
             cluster.close()
+
+
+def _outcome(name: str, fut: Any, start: float) -> tuple[str, Any, float]:
+    """(name, FigureData or exception, seconds) of a finished future."""
+    exc = fut.exception()
+    if exc is not None:
+        return name, exc, time.perf_counter() - start
+    data, seconds = fut.result()
+    return name, data, seconds
 
 
 def _fmt(value: object) -> str:
@@ -480,6 +817,16 @@ def _fmt(value: object) -> str:
 # --------------------------------------------------------------------------------------
 # power
 # --------------------------------------------------------------------------------------
+
+
+POWER_EXIT = """
+exit status:
+  0    every selected mutant ran (killed or survived: the rates are the result)
+  2    usage error, nothing is run (an unknown mutant or claim, a --report that
+       is a file, lies below a file or cannot be written), or a mutant's run
+       could not be completed (status 'error')
+  130  interrupted (Ctrl-C)
+"""
 
 
 def _power_parser() -> argparse.ArgumentParser:
@@ -493,7 +840,7 @@ def _power_parser() -> argparse.ArgumentParser:
         epilog="examples:\n  python -m verify power --list\n"
         "  python -m verify power --first-kill --report out/\n"
         "  python -m verify power L3- symbolic.relu_ntk --first-kill\n"
-        "  python -m verify power L-expected-variance-dof --claims L3-expected-risk",
+        "  python -m verify power L-expected-variance-dof --claims L3-expected-risk\n" + POWER_EXIT,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument(
@@ -540,19 +887,23 @@ def _power_parser() -> argparse.ArgumentParser:
         type=Path,
         default=None,
         metavar="DIR",
-        help="write DIR/power.json and DIR/power.md",
+        help="write DIR/power.json and DIR/power.md (checked before anything runs; other "
+        "runs' files in DIR are left alone)",
     )
     return parser
 
 
 def _power(argv: Sequence[str]) -> int:
     from verify import power
+    from verify.outputs import UsageError, atomic_write_text, prepare_output_dir
 
     args = _power_parser().parse_args(argv)
     try:
         mutants = power.select_mutants(args.mutants)
         claims = [c.name for c in registry.select(args.claims)]
-    except ValueError as exc:
+        if args.report is not None and not args.list:  # before any work
+            prepare_output_dir(args.report, "--report")
+    except (ValueError, UsageError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     if args.list:
@@ -604,9 +955,8 @@ def _power(argv: Sequence[str]) -> int:
             reason = r.mutant.equivalent or r.mutant.known_gap or "no claim caught it"
             print(f"  survivor {r.mutant.name}: {reason} [{r.status}]")
     if args.report is not None:
-        args.report.mkdir(parents=True, exist_ok=True)
-        (args.report / "power.json").write_text(json.dumps(doc, indent=2) + "\n")
-        (args.report / "power.md").write_text(power.format_markdown(doc))
+        atomic_write_text(args.report / "power.json", json.dumps(doc, indent=2) + "\n")
+        atomic_write_text(args.report / "power.md", power.format_markdown(doc))
         print(f"report: {args.report / 'power.json'}, {args.report / 'power.md'}")
     errors = [r for r in results if r.status == "error"]
     return 2 if errors else 0
@@ -623,8 +973,16 @@ SUBCOMMANDS = {
 }
 
 
+#: Exit status of a run stopped by Ctrl-C (128 + SIGINT, the shell's convention).
+EXIT_INTERRUPTED = 130
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    """Entry point; returns the exit status instead of calling sys.exit."""
+    """Entry point; returns the exit status instead of calling sys.exit.
+
+    0 agreement (or the work done), 1 a disagreement, 2 a usage error or invalid input,
+    130 interrupted by Ctrl-C (see the module docstring).
+    """
     args_list = list(sys.argv[1:] if argv is None else argv)
     handler = SUBCOMMANDS.get(args_list[0]) if args_list else None
     try:
@@ -633,3 +991,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _run(args_list)
     except SystemExit as exc:  # argparse: --help exits 0, usage errors exit 2
         return int(exc.code) if isinstance(exc.code, int) else 2
+    except KeyboardInterrupt:  # Ctrl-C outside a subcommand's own handling: no traceback
+        print("interrupted", file=sys.stderr)
+        return EXIT_INTERRUPTED

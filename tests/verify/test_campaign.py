@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import json
+import multiprocessing
 from pathlib import Path
 from typing import Any
 
@@ -14,7 +15,7 @@ import symbolic.linear as sl
 from verify import cli
 from verify.campaign import Display, Progress, run_campaign
 from verify.profiles import PROFILES, get_profile
-from verify.report import record_from_dict, validate_report
+from verify.report import record_from_dict, validate_explore, validate_report
 
 # Fast claims (well under a second each at 3 examples) for executor comparisons.
 FAST = ["L1-gd-trajectory", "L-exact-cases", "D6-frozen-first-layer", "K1-empirical-ntk-width"]
@@ -29,11 +30,17 @@ def sequential() -> list[Any]:
     return run_campaign(FAST, "quick", 5, max_examples=3, jobs=1, display=False)
 
 
+def _children() -> set[int | None]:
+    return {p.pid for p in multiprocessing.active_children()}
+
+
 def test_parallel_processes_match_sequential(sequential: list[Any]) -> None:
+    before = _children()
     parallel = run_campaign(FAST, "quick", 5, max_examples=3, jobs=2, display=False)
     assert [r.name for r in parallel] == FAST
     assert _comparable(parallel) == _comparable(sequential)
     assert all(r.passed and r.examples == 3 for r in parallel)
+    assert _children() <= before  # the pool's workers are gone after a normal finish
 
 
 def test_dask_local_cluster_matches_sequential(sequential: list[Any], tmp_path: Path) -> None:
@@ -59,10 +66,12 @@ def test_dask_local_cluster_matches_sequential(sequential: list[Any], tmp_path: 
 
 
 def test_scheduler_local_starts_its_own_cluster(sequential: list[Any]) -> None:
+    before = _children()
     records = run_campaign(
         FAST[:2], "quick", 5, max_examples=3, jobs=1, scheduler="local", display=False
     )
     assert _comparable(records) == _comparable(sequential[:2])
+    assert _children() <= before  # the cluster's worker processes are gone
 
 
 def test_report_files_and_schema(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -92,8 +101,8 @@ def test_report_files_and_schema(tmp_path: Path, capsys: pytest.CaptureFixture[s
     assert one_step["worst"]["curve"]["expected_slope"] == 2.0  # a rate claim carries its curve
     md = (tmp_path / "report.md").read_text()
     assert "| PASS | `L1-gd-trajectory` |" in md
-    assert "![D1-one-step](claim-D1-one-step.png)" in md
-    assert (tmp_path / "claim-D1-one-step.png").stat().st_size > 5_000
+    assert "![D1-one-step](report-claim-D1-one-step.png)" in md
+    assert (tmp_path / "report-claim-D1-one-step.png").stat().st_size > 5_000
     # Records survive the JSON round trip.
     assert record_from_dict(doc["claims"][0]).name == FAST[0]
 
@@ -184,14 +193,15 @@ def test_explore_writes_curves(tmp_path: Path, capsys: pytest.CaptureFixture[str
         cli.main(["explore", "step-size", "width", "--size", "tiny", "--report", str(tmp_path)])
         == 0
     )
-    doc = json.loads((tmp_path / "report.json").read_text())
-    validate_report(doc)
+    doc = json.loads((tmp_path / "explore.json").read_text())
+    validate_explore(doc)
+    assert not (tmp_path / "report.json").exists()  # explore writes its own files only
     by_name = {e["name"]: e for e in doc["explore"]}
     # The relaxed hypotheses break as the theory says: O(η) for GD, O(m^-1/2) for width.
     assert by_name["step-size"]["slope"] == pytest.approx(1.0, abs=0.25)
     assert by_name["width"]["slope"] < -0.25
     assert (tmp_path / "explore-width.png").exists()
-    assert "Where the theorems stop holding" in (tmp_path / "report.md").read_text()
+    assert "where the theorems stop holding" in (tmp_path / "explore.md").read_text()
 
 
 def test_progress_display_on_a_terminal_and_in_a_log() -> None:

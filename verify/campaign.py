@@ -465,7 +465,7 @@ def check_scheduler(scheduler: str) -> str:
     return scheduler
 
 
-def _connect(client_class: Any, address: str) -> Any:
+def connect_scheduler(client_class: Any, address: str) -> Any:
     """A Client of the scheduler at ``address``, or a one-line RuntimeError within
     :data:`SCHEDULER_CONNECT_TIMEOUT` seconds."""
     try:
@@ -505,7 +505,7 @@ def _dask(
                 )
                 client = Client(cluster)
         else:
-            client = _connect(Client, scheduler)
+            client = connect_scheduler(Client, scheduler)
         signals.check()
         pending = {
             client.submit(_dask_task, t, pure=False, key=f"claim-{t.claim}-{t.seed}"): t

@@ -247,7 +247,11 @@ def _run(argv: Sequence[str]) -> int:
         print(format_record_failure(rec))
     paths: list[Path] = []
     if args.report is not None:
-        explore = _explorations([], "quick", seed) if args.explore and stop is None else []
+        explore = (
+            _explore_with_progress(seed, not args.no_progress)
+            if args.explore and stop is None
+            else []
+        )
         meta = run_metadata(profile.name, seed, args.jobs, args.scheduler, list(argv))
         doc = report_document(meta, records, explore, complete=stop is None)
         try:
@@ -434,6 +438,23 @@ class _ItemProgress:
     def clear(self) -> None:
         if self.tty:
             self._write("\r\033[K")
+
+
+def _explore_with_progress(seed: int, enabled: bool) -> list[dict[str, Any]]:
+    """Every exploration at quick size (``--explore``), with the sweep's live progress."""
+    from verify.explore import EXPLORATIONS
+
+    progress = _ItemProgress(len(EXPLORATIONS), "explorations", enabled=enabled)
+    try:
+        return _explorations(
+            [],
+            "quick",
+            seed,
+            lambda i, name: progress.start(name),
+            lambda i, item, seconds: progress.finish(item["name"], seconds),
+        )
+    finally:
+        progress.clear()
 
 
 def _explorations(
@@ -779,13 +800,15 @@ def _build_each(
         raise RuntimeError(
             f"--scheduler needs Dask distributed: {install_command('dask')}"
         ) from exc
+    from verify.campaign import connect_scheduler
+
     cluster = (
-        LocalCluster(n_workers=os.cpu_count() or 1, threads_per_worker=1, dashboard_address=":0")
+        LocalCluster(n_workers=jobs, threads_per_worker=1, dashboard_address=":0")
         if scheduler == "local"
         else None
     )
-    try:
-        client = Client(cluster if cluster is not None else scheduler)
+    try:  # an address that does not answer fails within SCHEDULER_CONNECT_TIMEOUT
+        client = Client(cluster) if cluster is not None else connect_scheduler(Client, scheduler)
     except (OSError, TimeoutError) as exc:
         if cluster is not None:
             cluster.close()

@@ -123,12 +123,20 @@ def _rational_unit(t: sp.Symbol) -> sp.Matrix:
     return sp.Matrix([(1 - t**2) / (1 + t**2), 2 * t / (1 + t**2)])
 
 
-@cache
 def derive_end_to_end_dynamics(depth: int = 3) -> EndToEndDerivation:
-    """Derive D1 for ``depth`` ≤ 4 with d = 2 and hidden widths 2 (see the dataclass)."""
+    """Derive D1 for ``depth`` ≤ 4 with d = 2 and hidden widths 2 (see the dataclass).
+
+    ``depth`` is validated before the cache is consulted (``depth=3.0`` or ``True`` are
+    refused even after a cached ``depth=3`` or ``depth=1``: they compare equal as keys).
+    """
     depth = checks.positive_int(depth, "depth")
     if depth > 4:
         raise InputError(f"depth must be <= 4 for the symbolic chain-rule check, got {depth}")
+    return _derive_end_to_end_dynamics(depth)
+
+
+@cache
+def _derive_end_to_end_dynamics(depth: int) -> EndToEndDerivation:
     widths = [2] + [2] * (depth - 1) + [1]
     mats = _layer_symbols(widths)
     w = _chain(mats)
@@ -174,17 +182,26 @@ def end_to_end_velocity(w: ArrayLike, grad: ArrayLike, depth: int) -> FloatArray
 
     ``w`` the end-to-end vector (d,), ``grad`` g = ∇L(w) (d,). Gradient-flow time units of
     L = (1/2n)‖Xw − y‖².
+
+    Evaluated on power-of-two-rescaled copies of w and g (exact), with ‖w‖^{2−2/N} split
+    into a mantissa and an exactly computed power of two, so no norm or product over- or
+    underflows at any input scale; InputError (naming w and grad) if ẇ itself overflows.
     """
     wa = checks.as_vector(w, "w")
     ga = checks.as_vector(grad, "grad", wa.shape[0])
     depth = checks.positive_int(depth, "depth")
-    norm = float(np.linalg.norm(wa))
-    if norm == 0.0:
+    ws, ew = _pow2_scale(wa)  # w = ws·2^ew, max|ws| in [0.5, 1)
+    gs, eg = _pow2_scale(ga)
+    norm_s = float(np.linalg.norm(ws))
+    if norm_s == 0.0:
         if depth == 1:
             return np.asarray(-ga, dtype=np.float64)
         raise InputError("w must be non-zero for depth > 1 (w = 0 is a saddle: velocity 0)")
-    what = wa / norm
-    return np.asarray(-(norm ** (2.0 - 2.0 / depth)) * (ga + (depth - 1) * what * (what @ ga)))
+    what = ws / norm_s
+    # ‖w‖^{2−2/N} = norm_s^{2−2/N}·2^{ew(2−2/N)}, ew(2−2/N) = 2ew − 2ew/N split exactly.
+    whole, frac = _exponent_times(ew, 2 * depth - 2, depth)
+    core = -(norm_s ** (2.0 - 2.0 / depth)) * 2.0**frac * (gs + (depth - 1) * what * (what @ gs))
+    return _ldexp_vector(core, whole + eg, "w and grad: the velocity")
 
 
 # ======================================================================================
@@ -352,17 +369,41 @@ def _closed_form_roots(depth: int) -> tuple[sp.Expr, ...]:
     return tuple(sp.solve(_form_polynomial(s_, A_, B_, C_, depth), s_))
 
 
+#: Largest depth :func:`scale_factor_rootof` accepts. Isolating the real roots of the
+#: degree-N polynomial exactly costs milliseconds at N ≤ 20 for ordinary inputs but grows
+#: steeply with N and with the bit size of the exact rationals (measured: ~2 s at N = 16,
+#: ~17 s at N = 32 for A, B, C spanning float64's whole exponent range); a degree-10^15
+#: polynomial cannot even be formed. 32 covers the verifier's use (N ≤ 20).
+ROOTOF_MAX_DEPTH = 32
+
+
 def scale_factor_rootof(A: float, B: float, C: float, depth: int) -> sp.Expr:
     """c as an exact algebraic number: CRootOf of A s^N − B s^{N−1} − C (rational inputs).
 
     A, B, C > 0 are converted to the exact rationals of their binary floats; the largest
     real root of the polynomial is the unique positive one; returns s^{(N−1)/2} as a SymPy
-    expression (evaluate with ``.evalf(50)``). ``depth`` an integer ≥ 2.
+    expression (evaluate with ``.evalf(50)``). ``depth`` an integer in
+    [2, :data:`ROOTOF_MAX_DEPTH`]. The root s lies in [m, 2m] with
+    m = max(B/A, (C/A)^{1/N}) (from s^{N−1}(As − B) = C), so the polynomial is written in
+    u = s/λ with λ = 2^{round(log₂ m)} (exact) and its root isolated near u = 1: otherwise
+    root isolation crawls for roots far from 1 (s ≈ 1e600 for A = 1e-300, B = 1e300).
     """
     depth = checks.positive_int(depth, "depth", minimum=2)
-    vals = {k: sp.Rational(checks.positive(v, k)) for k, v in (("A", A), ("B", B), ("C", C))}
-    poly = sp.Poly(_form_polynomial(s_, vals["A"], vals["B"], vals["C"], depth), s_)
-    roots = poly.real_roots()
+    if depth > ROOTOF_MAX_DEPTH:
+        raise InputError(
+            f"depth must be <= {ROOTOF_MAX_DEPTH} for the exact root of the degree-N "
+            f"polynomial (root isolation cost grows steeply with N), got {depth}"
+        )
+    floats = {k: checks.positive(v, k) for k, v in (("A", A), ("B", B), ("C", C))}
+    vals = {k: sp.Rational(v) for k, v in floats.items()}
+    log2_m = max(
+        math.log2(floats["B"]) - math.log2(floats["A"]),
+        (math.log2(floats["C"]) - math.log2(floats["A"])) / depth,
+    )
+    lam = sp.Integer(2) ** round(log2_m)
+    scaled = _form_polynomial(lam * s_, vals["A"], vals["B"], vals["C"], depth) / lam ** (depth - 1)
+    poly = sp.Poly(sp.expand(scaled), s_)
+    roots = [lam * u for u in poly.real_roots()]
     return sp.Pow(roots[-1], sp.Rational(depth - 1, 2))
 
 
@@ -410,6 +451,33 @@ def _pow2_scale(a: FloatArray) -> tuple[FloatArray, int]:
         return a.copy(), 0
     e = math.frexp(top)[1]
     return np.ldexp(a, -e), e
+
+
+def _exponent_times(e: int, num: int, den: int) -> tuple[int, float]:
+    """e·num/den = whole + frac with whole an int and frac in [0, 1) (exact integer
+    division; frac = remainder/den is correctly rounded)."""
+    whole, rest = divmod(e * num, den)
+    return whole, rest / den
+
+
+def _ldexp_checked(x: float, e: int, what: str) -> float:
+    """x·2^e, or InputError naming ``what`` if it overflows (underflow rounds to 0)."""
+    try:
+        value = math.ldexp(x, e)
+    except OverflowError:
+        raise InputError(f"{what} overflows float64 (|value| > 1.8e308)") from None
+    if not math.isfinite(value):  # pragma: no cover - ldexp raises instead
+        raise InputError(f"{what} overflows float64 (|value| > 1.8e308)")
+    return value
+
+
+def _ldexp_vector(x: FloatArray, e: int, what: str) -> FloatArray:
+    """x·2^e elementwise, or InputError naming ``what`` if an entry overflows."""
+    with np.errstate(over="ignore", under="ignore"):
+        out = np.ldexp(x, e)
+    if not np.all(np.isfinite(out)):
+        raise InputError(f"{what} overflows float64 (an entry exceeds 1.8e308)")
+    return np.asarray(out, dtype=np.float64)
 
 
 def _ratios(X: ArrayLike, y: ArrayLike, theta_s: ArrayLike) -> _Ratios:
@@ -555,18 +623,21 @@ def scale_inputs(X: ArrayLike, y: ArrayLike, theta_s: ArrayLike) -> tuple[float,
     Needs n < d, X of full row rank and θ_S ≠ 0. P is the projector on the row space,
     VᵀV with V from the SVD of X; B is 0 on the B = 0 branch (see
     :data:`NULL_ZERO_FACTOR`). The evaluation functions never form A, B, C (they work with
-    the ratios B/A, C/A, free of over/underflow); an :class:`InputError` is raised here if
-    a squared norm is outside float64's range.
+    the ratios B/A, C/A, free of over/underflow). Each is formed from a power-of-two-
+    rescaled vector and scaled back exactly; an :class:`InputError` is raised if a squared
+    norm overflows float64 or A underflows to 0 (B and C round to subnormals or 0 below
+    float64's normal range).
     """
     r = _ratios(X, y, theta_s)
-    ts = checks.as_vector(theta_s, "theta_s")
-    with np.errstate(over="ignore", under="ignore"):
-        t_norm = float(np.linalg.norm(ts))
-        A = t_norm * t_norm
-        B = A * r.q * r.q
-        C = A * math.exp(2.0 * r.log_kappa) if r.log_kappa > -math.inf else 0.0
-    if not (math.isfinite(A) and math.isfinite(C) and A > 0.0):
-        raise InputError("theta_s and y: squared norms A = |theta_s|^2 or C overflow float64")
+    tss, et = _pow2_scale(checks.as_vector(theta_s, "theta_s"))
+    a_s = float(tss @ tss)  # A/2^{2et}, in [0.25, d)
+    A = _ldexp_checked(a_s, 2 * et, "theta_s: A = |theta_s|^2")
+    if A == 0.0:
+        raise InputError("theta_s: A = |theta_s|^2 underflows float64 (rescale theta_s and y)")
+    B = _ldexp_checked(a_s * r.q * r.q, 2 * et, "theta_s: B = |(I - P) theta_s|^2")
+    C = _ldexp_checked(
+        float(r.pinv_y @ r.pinv_y), 2 * r.pinv_y_exp, "y (or a small X): C = |X^+ y|^2"
+    )
     return A, B, C
 
 
@@ -684,10 +755,9 @@ def finetuned_risk(
         raise InputError("theta_t: w_inf - theta_t overflows float64")
     ds, e = _pow2_scale(diff)
     sig_s, es = _pow2_scale(sig)
-    risk = math.ldexp(float(ds @ sig_s @ ds), 2 * e + es) if np.any(ds) else 0.0
-    if not math.isfinite(risk):
-        raise InputError("theta_t: the risk overflows float64")
-    return risk
+    if not np.any(ds):
+        return 0.0
+    return _ldexp_checked(float(ds @ sig_s @ ds), 2 * e + es, "theta_t: the risk")
 
 
 # ======================================================================================
@@ -773,28 +843,47 @@ def implicit_regularizer(depth: int | sp.Symbol | None = None) -> sp.Expr:
     """Q_N as a SymPy expression in r = ‖w‖, T = ‖θ_S‖ and p = θ̂_Sᵀw (symbols ``r T p``).
 
     Q_N(w) = ‖w‖^{(N+1)/N} − ((N+1)/N)‖θ_S‖^{1/N} θ̂_Sᵀw; w_∞ = argmin Q_N s.t. Xw = y.
-    ``depth`` None keeps N symbolic.
+    ``depth`` None keeps N symbolic; otherwise a SymPy symbol or an integer ≥ 1 (floats,
+    bools, complex numbers and strings are refused).
     """
-    n_val: Any = N if depth is None else depth
-    if isinstance(n_val, int):
-        checks.positive_int(n_val, "depth")
+    n_val: Any
+    if depth is None:
+        n_val = N
+    elif isinstance(depth, sp.Symbol):
+        n_val = depth
+    else:
+        n_val = checks.positive_int(depth, "depth")  # bool, float, complex, str refused
     return (
         _R ** ((n_val + 1) / sp.S(n_val)) - (n_val + 1) / sp.S(n_val) * _T ** (1 / sp.S(n_val)) * _P
     )
 
 
 def implicit_regularizer_value(w: ArrayLike, theta_s: ArrayLike, depth: int) -> float:
-    """Numeric Q_N(w) for vectors w, θ_S (see :func:`implicit_regularizer`)."""
+    """Numeric Q_N(w) for vectors w, θ_S (see :func:`implicit_regularizer`).
+
+    Q_N = ‖w‖^{(N+1)/N} − ((N+1)/N)‖θ_S‖^{1/N}θ̂_Sᵀw, evaluated on power-of-two-rescaled
+    copies of w and θ_S with the powers of two of both terms carried exactly, so no norm
+    over- or underflows; InputError (naming w and theta_s) if Q_N itself overflows.
+    Absolute error ≲ 4dε_mach(‖w‖^{(N+1)/N} + ((N+1)/N)‖θ_S‖^{1/N}‖w‖) (the two terms
+    cancel near the minimiser).
+    """
     wa = checks.as_vector(w, "w")
     ts = checks.as_vector(theta_s, "theta_s", wa.shape[0])
     depth = checks.positive_int(depth, "depth")
-    t = float(np.linalg.norm(ts))
-    if t == 0.0:
+    tss, et = _pow2_scale(ts)
+    t_s = float(np.linalg.norm(tss))
+    if t_s == 0.0:
         raise InputError("theta_s must be non-zero (Q_N uses its direction)")
-    r = float(np.linalg.norm(wa))
-    return float(
-        r ** ((depth + 1) / depth) - (depth + 1) / depth * t ** (1 / depth) * float(ts @ wa) / t
-    )
+    ws, ew = _pow2_scale(wa)
+    r_s = float(np.linalg.norm(ws))
+    # ‖w‖^{(N+1)/N} = r_s^{(N+1)/N}·2^{ew + ew/N};  ‖θ_S‖^{1/N} = t_s^{1/N}·2^{et/N}.
+    q1, f1 = _exponent_times(ew, 1, depth)
+    q2, f2 = _exponent_times(et, 1, depth)
+    top = max(q1, q2)
+    first = math.ldexp(r_s ** ((depth + 1) / depth) * 2.0**f1, q1 - top)
+    align = float(tss @ ws) / t_s  # θ̂_Sᵀw / 2^ew
+    second = math.ldexp((depth + 1) / depth * t_s ** (1 / depth) * 2.0**f2 * align, q2 - top)
+    return _ldexp_checked(first - second, ew + top, "w and theta_s: Q_N")
 
 
 @cache
@@ -890,7 +979,4 @@ def frozen_layers_risk_floor(
         return 0.0
     b = float(ts_s @ sig_s @ tt_s)
     floor = max(0.0, float(tt_s @ sig_s @ tt_s) - b * b / a)
-    value = math.ldexp(floor, 2 * et + es)
-    if not math.isfinite(value):
-        raise InputError("theta_t: the risk floor overflows float64")
-    return value
+    return _ldexp_checked(floor, 2 * et + es, "theta_t: the risk floor")

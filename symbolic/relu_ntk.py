@@ -242,14 +242,41 @@ def _orthant_psi(psi: FloatArray) -> FloatArray:
     return np.asarray(_form_orthant(np.asarray(psi, dtype=np.float64)), dtype=np.float64)
 
 
+def _pow2_scale(a: FloatArray) -> tuple[FloatArray, int]:
+    """(a/2^e, e) with max|a/2^e| in [0.5, 1) (exact: only the exponent changes)."""
+    top = float(np.max(np.abs(a)))
+    if top == 0.0:
+        return a.copy(), 0
+    e = math.frexp(top)[1]
+    return np.ldexp(a, -e), e
+
+
+def _ldexp_checked(x: float, e: int, what: str) -> float:
+    """x·2^e, or InputError naming ``what`` if it overflows (underflow rounds to 0)."""
+    try:
+        return math.ldexp(x, e)
+    except OverflowError:
+        raise InputError(f"{what} overflows float64 (|value| > 1.8e308)") from None
+
+
 def _unit_rows(X: ArrayLike, name: str, normalize: bool) -> tuple[FloatArray, FloatArray]:
-    """(rows as given, their norms), after checking or enforcing unit norm."""
+    """(rows as given, their norms), after checking or enforcing unit norm.
+
+    The norms are taken of each row rescaled by a power of two (exact), so rows of any
+    magnitude (1e-300 to 1e300) are normalised without over- or underflow.
+    """
     Xa = checks.as_matrix(X, name)
-    norms = np.linalg.norm(Xa, axis=1)
+    if not isinstance(normalize, bool | np.bool_):
+        raise InputError(f"normalize must be True or False, got {normalize!r}")
+    exps = np.frexp(np.max(np.abs(Xa), axis=1))[1]
+    scaled = np.ldexp(Xa, -exps[:, None])  # each row's largest |entry| in [0.5, 1)
+    scaled_norms = np.linalg.norm(scaled, axis=1)
+    with np.errstate(over="ignore"):
+        norms = np.ldexp(scaled_norms, exps)  # inf only for rows far off the unit sphere
     if normalize:
-        if np.any(norms == 0.0):
+        if np.any(scaled_norms == 0.0):
             raise InputError(f"{name} must not contain a zero row when normalize=True")
-        Xa = Xa / norms[:, None]
+        Xa = scaled / scaled_norms[:, None]
         return Xa, np.ones_like(norms)
     worst = float(np.max(np.abs(norms - 1.0)))
     if worst > UNIT_NORM_ATOL:
@@ -604,30 +631,39 @@ def linear_teacher_bound(theta_s: ArrayLike, theta_t: ArrayLike, n: int) -> floa
     tt = checks.as_vector(theta_t, "theta_t", ts.shape[0])
     n = checks.positive_int(n, "n")
     with np.errstate(over="ignore"):
-        dist = float(np.linalg.norm(tt - ts))
-    if not math.isfinite(dist):
+        diff = tt - ts
+    if not np.all(np.isfinite(diff)):
         raise InputError("theta_t - theta_s overflows float64")
+    ds, e = _pow2_scale(diff)  # the norm of the rescaled difference: no over/underflow
+    dist = float(np.linalg.norm(ds))
     if dist == 0.0:
         return 0.0
-    return float(_form_teacher_bound(dist, n))
+    return _ldexp_checked(float(_form_teacher_bound(dist, n)), e, "theta_t - theta_s: the bound")
 
 
-def _eigh_gram(K: ArrayLike, n: int | None = None) -> tuple[FloatArray, FloatArray]:
+def _eigh_gram(
+    K: ArrayLike, n: int | None = None, name: str = "K"
+) -> tuple[FloatArray, FloatArray]:
     """Eigenpairs of a symmetric PSD Gram matrix (n, n); rounding-level negatives clipped."""
-    Ka = checks.as_matrix(K, "K")
-    Ka = checks.as_cov(Ka, Ka.shape[0] if n is None else n, "K")
+    Ka = checks.as_matrix(K, name)
+    Ka = checks.as_cov(Ka, Ka.shape[0] if n is None else n, name)
     lam, vec = np.linalg.eigh(Ka)
     return np.clip(lam, 0.0, None), vec
 
 
-def _check_nonsingular(lam: FloatArray, name: str) -> None:
+def _check_nonsingular(lam: FloatArray, name: str, ridge_advice: bool = True) -> None:
     top = float(lam[-1])
     if top == 0.0 or float(lam[0]) <= GRAM_RCOND * top:
+        advice = f"; pass ridge > 0 to use ({name} + ridge*I)^-1" if ridge_advice else ""
         raise InputError(
             f"{name} is singular to working precision: smallest/largest eigenvalue "
             f"{float(lam[0]) / top if top else 0.0:.3g} <= {GRAM_RCOND:g} (duplicate rows "
-            f"make the NTK Gram matrix singular); pass ridge > 0 to use ({name} + ridge*I)^-1"
+            f"make the NTK Gram matrix singular){advice}"
         )
+
+
+#: ln of the largest float64: a spectral factor e^{L} with L above this overflows.
+_LOG_MAX = math.log(float(np.finfo(np.float64).max))
 
 
 def _spectral_factor(
@@ -638,8 +674,15 @@ def _spectral_factor(
     steps: int | None,
     ridge: float,
     name: str,
+    ridge_advice: bool = True,
 ) -> FloatArray:
-    """φ(κ) per eigenvalue: 1/(κ + ridge), or the finite-time factors of K3."""
+    """φ(κ) per eigenvalue: 1/(κ + ridge), or the finite-time factors of K3.
+
+    Gradient descent with ηκ/n > 2 diverges: (1 − ηκ/n)^k grows; where it overflows it is
+    evaluated in log form (1/κ − (1 − x)^k/κ with |(1 − x)^k/κ| = e^{k ln|1 − x| − ln κ}),
+    InputError naming step and steps if that overflows float64 too. InputError naming
+    ridge if 1/(κ + ridge) overflows (a subnormal ridge on a singular K).
+    """
     if (step is None) != (steps is None):
         raise InputError("step and steps must be given together (gradient descent after k steps)")
     if time is not None and step is not None:
@@ -657,14 +700,31 @@ def _spectral_factor(
         eta = checks.positive(step, "step")
         k = checks.positive_int(steps, "steps", minimum=0)
         x = eta * lam / n
-        with np.errstate(divide="ignore", invalid="ignore"):
+        with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
             small = -np.expm1(k * np.log1p(-np.minimum(x, 0.5)))  # 1 − (1 − x)^k, accurate
             big = 1.0 - (1.0 - x) ** k
             out = np.where(lam > 0.0, np.where(x < 0.5, small, big) / lam, k * eta / n)
+            # |1 − x| > 1: the iteration diverges; where (1 − x)^k/κ overflowed, log form.
+            grows = (x > 2.0) & (lam > 0.0) & ~np.isfinite(out)
+            if np.any(grows):
+                log_mag = k * np.log(x[grows] - 1.0) - np.log(lam[grows])
+                if float(np.max(log_mag)) > _LOG_MAX:
+                    limit = 2.0 * n / float(lam[-1])
+                    raise InputError(
+                        f"step and steps: gradient descent diverges (step {eta:.3g} > "
+                        f"2n/lambda_max({name}) = {limit:.3g}) and (1 - step*kappa/n)^steps "
+                        f"overflows float64 after {k} steps"
+                    )
+                sign = -1.0 if k % 2 else 1.0  # (1 − x)^k = (−1)^k |1 − x|^k
+                out[grows] = 1.0 / lam[grows] - sign * np.exp(log_mag)
         return np.asarray(out, dtype=np.float64)
     if ridge == 0.0:
-        _check_nonsingular(lam, name)
-    return np.asarray(1.0 / (lam + ridge), dtype=np.float64)
+        _check_nonsingular(lam, name, ridge_advice)
+    with np.errstate(divide="ignore", over="ignore"):
+        out = 1.0 / (lam + ridge)
+    if not np.all(np.isfinite(out)):
+        raise InputError(f"ridge: ({name} + ridge*I)^-1 overflows float64 (ridge = {ridge:.3g})")
+    return np.asarray(out, dtype=np.float64)
 
 
 def predictor_from_gram(
@@ -694,12 +754,37 @@ def predictor_from_gram(
     Kt = checks.as_matrix(K_test, "K_test")
     if Kt.shape[1] != n:
         raise InputError(f"K_test must have {n} columns (one per training point), got {Kt.shape}")
+    return _predict(K, Kt, res, f_source_test, time, step, steps, ridge, "K")
+
+
+def _predict(
+    K: ArrayLike,
+    Kt: FloatArray,
+    res: FloatArray,
+    f_source_test: ArrayLike,
+    time: float | None,
+    step: float | None,
+    steps: int | None,
+    ridge: float,
+    name: str,
+) -> FloatArray:
+    """f_S(x) + k(x, X) φ(K) r with validated K_test and residual (``name`` names K in
+    messages); InputError if the result overflows float64."""
+    n = res.shape[0]
     fst = checks.as_vector(f_source_test, "f_source_test", Kt.shape[0])
     rho = checks.nonnegative(ridge, "ridge")
-    lam, vec = _eigh_gram(K, n)
-    factor = _spectral_factor(lam, n, time, step, steps, rho, "K")
-    coef = vec @ (factor * (vec.T @ res))
-    return np.asarray(fst + Kt @ coef, dtype=np.float64)
+    lam, vec = _eigh_gram(K, n, name)
+    factor = _spectral_factor(lam, n, time, step, steps, rho, name)
+    with np.errstate(over="ignore", invalid="ignore"):
+        coef = vec @ (factor * (vec.T @ res))
+        out = fst + Kt @ coef
+    if not np.all(np.isfinite(out)):
+        raise InputError(
+            f"the predictor overflows float64 (|value| > 1.8e308): the test kernel, the "
+            f"residual or the factor of {name} (a diverging step and steps, a tiny ridge) "
+            "too large"
+        )
+    return np.asarray(out, dtype=np.float64)
 
 
 def _training_problem(
@@ -712,7 +797,11 @@ def _training_problem(
             f"y must have one label per row of X: X has {Xa.shape[0]} rows, y has {ya.shape[0]}"
         )
     fs = checks.as_vector(f_source_train, "f_source_train", Xa.shape[0])
-    return Xa, ya - fs
+    with np.errstate(over="ignore"):
+        res = ya - fs
+    if not np.all(np.isfinite(res)):
+        raise InputError("y - f_source_train overflows float64")
+    return Xa, res
 
 
 def _kernel(kernel: Kernel) -> Any:
@@ -751,16 +840,28 @@ def finetuned_predictor(
     Xt, _ = _unit_rows(X_test, "X_test", normalize)
     if Xt.shape[1] != Xa.shape[1]:
         raise InputError(f"X_test must have {Xa.shape[1]} columns to match X, got {Xt.shape}")
-    return predictor_from_gram(
-        fn(Xa), fn(Xt, Xa), res, f_source_test, time=time, step=step, steps=steps, ridge=ridge
-    )
+    name = f"the {kernel} Gram matrix of X"
+    return _predict(fn(Xa), fn(Xt, Xa), res, f_source_test, time, step, steps, ridge, name)
 
 
-def _quadratic_form(K: FloatArray, r: FloatArray, ridge: float) -> float:
-    lam, vec = _eigh_gram(K)
-    factor = _spectral_factor(lam, K.shape[0], None, None, None, ridge, "K")
-    proj = vec.T @ r
-    return float(np.sum(factor * proj * proj))
+def _quadratic_form(
+    K: FloatArray, r: FloatArray, ridge: float, name: str, ridge_advice: bool = True
+) -> tuple[float, int]:
+    """(q, e) with rᵀ(K + ridge·I)⁻¹r = q·2^{2e}: r is rescaled by a power of two (exact) so
+    that the squares neither over- nor underflow."""
+    lam, vec = _eigh_gram(K, None, name)
+    factor = _spectral_factor(lam, K.shape[0], None, None, None, ridge, name, ridge_advice)
+    rs, e = _pow2_scale(r)
+    proj = vec.T @ rs
+    return float(np.sum(factor * proj * proj)), e
+
+
+def _kernel_norm_parts(
+    Xa: FloatArray, r: FloatArray, *, kernel: Kernel, ridge: float
+) -> tuple[float, int]:
+    rho = checks.nonnegative(ridge, "ridge")
+    fn = _kernel(kernel)
+    return _quadratic_form(fn(Xa), r, rho, f"the {kernel} Gram matrix of X")
 
 
 def kernel_norm_sq(
@@ -772,10 +873,14 @@ def kernel_norm_sq(
     normalize: bool = False,
 ) -> float:
     """yᵀK⁻¹y with K = H^∞(X) (or the full NTK): the squared kernel norm of the minimum-norm
-    interpolant of (X, y). K2: at most 4‖β‖² when y = Xβ (H^∞, unit-norm rows)."""
-    Xa, res = _training_problem(X, y, np.zeros(np.shape(y)), normalize)
-    rho = checks.nonnegative(ridge, "ridge")
-    return _quadratic_form(_kernel(kernel)(Xa), res, rho)
+    interpolant of (X, y). K2: at most 4‖β‖² when y = Xβ (H^∞, unit-norm rows).
+
+    Evaluated with y rescaled by a power of two; InputError naming y if the value overflows
+    float64 (values below its normal range round to subnormals or 0)."""
+    ya = checks.as_vector(y, "y")
+    Xa, labels = _training_problem(X, ya, np.zeros(ya.shape[0]), normalize)
+    q, e = _kernel_norm_parts(Xa, labels, kernel=kernel, ridge=ridge)
+    return _ldexp_checked(q, 2 * e, "y: the kernel norm y^T K^-1 y")
 
 
 def distance_travelled(
@@ -788,9 +893,12 @@ def distance_travelled(
     normalize: bool = False,
 ) -> float:
     """K3: ‖W_∞ − W_S‖_F ≈ sqrt((y − f_S(X))ᵀK⁻¹(y − f_S(X))), the Frobenius distance the
-    weights travel when fine-tuned to interpolation (gradient flow or descent, NTK regime)."""
+    weights travel when fine-tuned to interpolation (gradient flow or descent, NTK regime).
+    Computed as sqrt(q)·2^e from the rescaled quadratic form: finite whenever the distance
+    is (InputError naming y and f_source_train otherwise)."""
     Xa, res = _training_problem(X, y, f_source_train, normalize)
-    return math.sqrt(kernel_norm_sq(Xa, res, kernel=kernel, ridge=ridge))
+    q, e = _kernel_norm_parts(Xa, res, kernel=kernel, ridge=ridge)
+    return _ldexp_checked(math.sqrt(max(q, 0.0)), e, "y - f_source_train: the distance")
 
 
 def generalization_term(
@@ -798,7 +906,9 @@ def generalization_term(
 ) -> float:
     """K3: sqrt(2(y − u_S)ᵀ(H^∞)⁻¹(y − u_S)/n) with u_S = f_S(X), the data-dependent term of
     the Arora et al. (2019) generalisation bound for fine-tuning from the source network.
-    At most :func:`linear_teacher_bound` when u_S = Xθ_S and y = Xθ_T."""
+    At most :func:`linear_teacher_bound` when u_S = Xθ_S and y = Xθ_T. Computed from the
+    rescaled quadratic form (sqrt(2q/n)·2^e): finite whenever the term is."""
     Xa, res = _training_problem(X, y, f_source_train, normalize)
-    q = _quadratic_form(gram(Xa), res, 0.0)
-    return float(_form_generalization_term(max(q, 0.0), Xa.shape[0]))
+    q, e = _quadratic_form(gram(Xa), res, 0.0, "the h_inf Gram matrix of X", ridge_advice=False)
+    term = float(_form_generalization_term(max(q, 0.0), Xa.shape[0]))
+    return _ldexp_checked(term, e, "y - f_source_train: the generalization term")

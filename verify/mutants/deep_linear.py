@@ -49,8 +49,8 @@ MUTANTS: tuple[Mutant, ...] = (
     Mutant(
         "D1-velocity-depth-term",
         _SDL,
-        "(ga + (depth - 1) * what * (what @ ga))",
-        "(ga + depth * what * (what @ ga))",
+        "(gs + (depth - 1) * what * (what @ gs))",
+        "(gs + depth * what * (what @ gs))",
         "end_to_end_velocity: the (N - 1) w^ w^T g term with N instead of N - 1",
         catch=("D1-one-step",),
         planted=True,
@@ -95,8 +95,8 @@ MUTANTS: tuple[Mutant, ...] = (
     Mutant(
         "D5-risk-rescale",
         _SDL,
-        "risk = math.ldexp(float(ds @ sig_s @ ds), 2 * e + es)",
-        "risk = math.ldexp(float(ds @ sig_s @ ds), e + es)",
+        "_ldexp_checked(float(ds @ sig_s @ ds), 2 * e + es,",
+        "_ldexp_checked(float(ds @ sig_s @ ds), e + es,",
         "finetuned_risk scales the quadratic form of the 2^-e rescaled difference back by 2^e "
         "instead of 2^(2e)",
         catch=("D5-aligned-teacher",),
@@ -113,8 +113,8 @@ MUTANTS: tuple[Mutant, ...] = (
     Mutant(
         "D-regularizer-exponent",
         _SDL,
-        "r ** ((depth + 1) / depth)",
-        "r ** ((depth - 1) / depth)",
+        "r_s ** ((depth + 1) / depth)",
+        "r_s ** ((depth - 1) / depth)",
         "implicit_regularizer_value: |w|^((N-1)/N) instead of |w|^((N+1)/N)",
         catch=("D3-flow-limit",),
     ),
@@ -164,8 +164,8 @@ MUTANTS: tuple[Mutant, ...] = (
     Mutant(
         "D1-imbalance-sign",
         _NDL,
-        "gap = ws[j + 1].T @ ws[j + 1] - ws[j] @ ws[j].T",
-        "gap = ws[j + 1].T @ ws[j + 1] + ws[j] @ ws[j].T",
+        "gap = high.T @ high - low @ low.T",
+        "gap = high.T @ high + low @ low.T",
         "imbalance measures W_(j+1)^T W_(j+1) + W_j W_j^T (sign): balanced weights report ~2",
         catch=("D3-flow-limit", "D3-pretrained"),
     ),

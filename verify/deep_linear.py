@@ -26,8 +26,17 @@ import numeric.data as nd
 import numeric.deep_linear as ndl
 import symbolic.deep_linear as sdl
 from finetune_theory.checks import FloatArray
-from verify.claim import Claim, Curve, Oracle, Outcome, Tolerance, relative_error
-from verify.linear import spectrum_of
+from verify.claim import Claim, Curve, Oracle, Outcome, Rule, Tolerance, relative_error, rules
+from verify.linear import (
+    ROW_FRACTION_RULE,
+    SEED_RULE,
+    SPECTRUM_RULES,
+    TEACHER_RULES,
+    above,
+    at_least,
+    check_rules,
+    spectrum_of,
+)
 from verify.strategies import (
     INDEPENDENT,
     MAX_D_THOROUGH,
@@ -143,6 +152,13 @@ class DeepProblem:
     condition: float = 1.0
     row_fraction: float = INDEPENDENT
 
+    def validate(self) -> None:
+        """What every deep-linear claim needs: sizes, depth and width ≥ 1, θ_S ≠ 0 (D2's
+        balanced weights; D3 assumes it), a finite teacher with ε, σ ≥ 0, a known spectrum
+        with κ ≥ 1 and θ_S independent of X or at a row-space fraction in [0, 1]. Claims
+        whose theorem needs more (n < d, depth ≥ 2, ...) add claim-level rules."""
+        check_rules(self, DEEP_RULES)
+
     def widths(self) -> list[int]:
         return ndl.uniform_widths(self.d, self.width, self.depth)
 
@@ -164,6 +180,37 @@ class DeepProblem:
         if self.depth > SADDLE_DEPTH:
             theta_s = orient_source(X, y, theta_s)
         return X, y, theta_s, theta_t, ndl.balanced_weights(theta_s, self.widths(), rng)
+
+
+DEEP_RULES: tuple[Rule, ...] = (
+    at_least("d", 1),
+    at_least("n", 1),
+    at_least("depth", 1),
+    at_least("width", 1),
+    SEED_RULE,
+    above("source_norm", 0.0, "theta_S != 0"),
+    *TEACHER_RULES,
+    *SPECTRUM_RULES,
+    ROW_FRACTION_RULE,
+)
+#: D3's hypothesis n < d (X of full row rank almost surely).
+INTERPOLATION = Rule("n, d", lambda p: p.n < p.d, "n < d (D3: interpolation)")
+#: D3 excludes a flow through w = 0: with y = 0 and θ_S in the row space the limit is w = 0.
+NOT_SADDLE = Rule(
+    "alpha, epsilon, noise_std, row_fraction",
+    lambda p: (
+        p.alpha != 0 or p.epsilon > 0 or p.noise_std > 0 or (p.row_fraction < 1.0 and p.n < p.d)
+    ),
+    "y != 0 (alpha, epsilon or noise_std non-zero) unless theta_S leaves the row space "
+    "(row_fraction < 1, n < d): else the flow ends at the saddle w = 0 (D3 excludes it)",
+)
+#: The claims that train to D3's limit: interpolation, away from the saddle.
+D3_RULES = (INTERPOLATION, NOT_SADDLE)
+
+
+def min_depth(depth: int, why: str) -> Rule:
+    """depth >= ``depth``, with the reason."""
+    return at_least("depth", depth, why)
 
 
 #: Above this depth a target whose row-space part opposes θ_S's is not trainable in
@@ -383,6 +430,7 @@ D1_ONE_STEP = Claim(
     )
     + "; steps 1/2, 1/4, 1/8 of the default GD step",
     describe=describe_deep,
+    validate=rules(min_depth(2, "a deep chain: at depth 1 one GD step is exactly linear")),
 )
 
 
@@ -396,6 +444,21 @@ class BalanceSetting:
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "problem", _nested(self.problem))
+
+    def validate(self) -> None:
+        """The problem's rules with depth ≥ 2 (the conserved W_(j+1)ᵀW_(j+1) − W_jW_jᵀ
+        needs two layers), a positive initial scale and a positive horizon."""
+        check_rules(self.problem, (*DEEP_RULES, TWO_LAYERS), "problem.")
+        check_rules(
+            self,
+            (
+                above("init_scale", 0.0, "random non-zero weights"),
+                above("horizon", 0.0, "a flow time"),
+            ),
+        )
+
+
+TWO_LAYERS = min_depth(2, "at least two layers")
 
 
 def _imbalance_matrices(weights: tuple[FloatArray, ...]) -> list[FloatArray]:
@@ -632,6 +695,7 @@ D3_FLOW = Claim(
     thorough_strategy=deep_problems(max_d=MAX_D_THOROUGH),
     domain=DEEP_DOMAIN,
     describe=describe_deep,
+    validate=rules(*D3_RULES),
 )
 
 
@@ -697,6 +761,7 @@ D3_INVARIANT = Claim(
     "theta_S at any angle to the row space (full-matrix DOP853 on every layer, ~N kappa(XX^T) "
     "steps, bounds the sizes and n/d: it is the slow reference path)",
     describe=describe_deep,
+    validate=rules(NOT_SADDLE),
 )
 
 
@@ -792,6 +857,7 @@ D3_GD_RATE = Claim(
     "saddle w = 0, bound the sizes, depth, n/d, |theta_S| and alpha: depth 6 took up to 60 s "
     "per example)",
     describe=describe_deep,
+    validate=rules(*D3_RULES, min_depth(2, "at depth 1 GD lands on the limit: no O(eta) gap")),
 )
 
 
@@ -864,6 +930,7 @@ D3_PRETRAINED = Claim(
     "four source pretrainings from small random initialisations per example and full-matrix "
     "fine-tuning flows (explicit, ~N kappa(XX^T) steps) bound the sizes and n/d",
     describe=describe_deep,
+    validate=rules(*D3_RULES, min_depth(2, "an imbalance needs two layers")),
 )
 
 # --------------------------------------------------------------------------------------
@@ -940,6 +1007,20 @@ D4_LIMIT = Claim(
     ).replace("1e-12, any, 1-1e-12 or 1 of its norm^2", "1e-3..1-1e-3 of its norm^2")
     + " (c_N and c_inf need both P theta_S and (I-P) theta_S non-zero)",
     describe=describe_deep,
+    validate=rules(
+        INTERPOLATION,
+        Rule(
+            "row_fraction",
+            lambda p: p.row_fraction == INDEPENDENT or 0.0 < p.row_fraction < 1.0,
+            f"row_fraction = {INDEPENDENT} or in (0, 1) (D4: P theta_S and (I - P) theta_S "
+            "both non-zero)",
+        ),
+        Rule(
+            "alpha, epsilon, noise_std",
+            lambda p: p.alpha != 0 or p.epsilon > 0 or p.noise_std > 0,
+            "not all 0 (D4: c_inf = |X^+y|/|P theta_S| > 0 needs y != 0)",
+        ),
+    ),
 )
 
 
@@ -952,6 +1033,20 @@ class AlignedSetting:
     seed: int
     alpha: float
     width: int
+
+    def validate(self) -> None:
+        """D4–D5's hypotheses: n < d, θ_T = αθ_S with α > 0; sizes and width ≥ 1."""
+        check_rules(
+            self,
+            (
+                at_least("d", 1),
+                at_least("n", 1),
+                INTERPOLATION,
+                SEED_RULE,
+                above("alpha", 0.0, "D5: theta_T = alpha theta_S with alpha > 0"),
+                at_least("width", 1),
+            ),
+        )
 
 
 ALIGNED_DEPTHS = (1, 2, 8, 50)
@@ -1057,6 +1152,19 @@ class FrozenSetting:
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "problem", _nested(self.problem))
+
+    def validate(self) -> None:
+        """The problem's rules with depth ≥ 2 (W_1 frozen leaves layers to train); D6 holds
+        for every n ≥ 1; κ(Σ) ≥ 1 and at least one GD step."""
+        check_rules(self.problem, (*DEEP_RULES, TWO_LAYERS), "problem.")
+        check_rules(
+            self,
+            (
+                at_least("n", 1),
+                at_least("condition", 1.0, "kappa(Sigma) = lambda_max/lambda_min"),
+                at_least("steps", 1),
+            ),
+        )
 
 
 def check_frozen(s: FrozenSetting) -> Outcome:

@@ -16,7 +16,9 @@ conjugate gradients from θ_S, the same first-order training with the same limit
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 from hypothesis import strategies as st
@@ -25,8 +27,9 @@ import numeric.data as nd
 import numeric.linear as nl
 import symbolic.linear as sl
 from finetune_theory.checks import FloatArray
+from finetune_theory.errors import InputError
 from verify import statistics as vs
-from verify.claim import Claim, Oracle, Outcome, Tolerance, relative_error
+from verify.claim import Claim, Oracle, Outcome, Rule, Tolerance, relative_error
 from verify.strategies import (
     INDEPENDENT,
     MAX_D_THOROUGH,
@@ -94,6 +97,72 @@ EXACT = Tolerance(
 )
 
 # --------------------------------------------------------------------------------------
+# Rules: a setting's hypotheses (Claim.validate_setting runs a setting's validate())
+# --------------------------------------------------------------------------------------
+
+
+def check_rules(setting: Any, items: Sequence[Rule], prefix: str = "") -> None:
+    """Raise :class:`InputError` at the first rule of ``items`` that ``setting`` breaks:
+    "FIELD must satisfy RULE, got FIELD=VALUE" (the format of :func:`verify.claim.rules`).
+
+    ``prefix`` ("problem.") names the fields of a nested setting by their path."""
+    for rule in items:
+        if not rule.holds(setting):
+            names = [n.strip() for n in rule.field.replace(",", " ").split()]
+            fields = ", ".join(prefix + n for n in names)
+            got = ", ".join(
+                f"{prefix}{n}={getattr(setting, n)!r}" for n in names if hasattr(setting, n)
+            )
+            raise InputError(f"{fields} must satisfy {rule.text}, got {got}")
+
+
+def at_least(name: str, low: float, why: str = "") -> Rule:
+    """``name >= low`` (False for NaN)."""
+    text = f"{name} >= {low}" + (f" ({why})" if why else "")
+    return Rule(name, lambda s: bool(getattr(s, name) >= low), text)
+
+
+def above(name: str, low: float, why: str = "") -> Rule:
+    """``name > low`` (False for NaN)."""
+    text = f"{name} > {low}" + (f" ({why})" if why else "")
+    return Rule(name, lambda s: bool(getattr(s, name) > low), text)
+
+
+def at_most(name: str, high: float, why: str = "") -> Rule:
+    """``name <= high`` (False for NaN)."""
+    text = f"{name} <= {high}" + (f" ({why})" if why else "")
+    return Rule(name, lambda s: bool(getattr(s, name) <= high), text)
+
+
+def one_of(name: str, options: Sequence[str]) -> Rule:
+    """``name`` is one of ``options``."""
+    return Rule(name, lambda s: getattr(s, name) in options, f"{name} in {tuple(options)}")
+
+
+def finite(name: str) -> Rule:
+    """``name`` is a finite number (any value is a hypothesis of the theorem)."""
+    return Rule(name, lambda s: math.isfinite(getattr(s, name)), f"{name} finite")
+
+
+SEED_RULE = at_least("seed", 0, "a NumPy seed")
+SPECTRUM_RULES = (
+    one_of("spectrum", SPECTRA),
+    at_least("condition", 1.0, "kappa(Sigma) = lambda_max/lambda_min"),
+)
+ROW_FRACTION_RULE = Rule(
+    "row_fraction",
+    lambda s: s.row_fraction == INDEPENDENT or 0.0 <= s.row_fraction <= 1.0,
+    f"row_fraction = {INDEPENDENT} (theta_S independent of X) or in [0, 1] (a fraction "
+    "of |theta_S|^2)",
+)
+#: θ_T = αθ_S + εζ: any finite α, ε ≥ 0; label noise σ ≥ 0.
+TEACHER_RULES = (
+    finite("alpha"),
+    at_least("epsilon", 0.0, "the teacher spread"),
+    at_least("noise_std", 0.0, "a standard deviation"),
+)
+
+# --------------------------------------------------------------------------------------
 # Settings and how a setting becomes matrices
 # --------------------------------------------------------------------------------------
 
@@ -125,6 +194,12 @@ class RegressionSetting:
     #: Fraction of ‖θ_S‖² in the row space of X (−1: θ_S drawn independently of X).
     row_fraction: float = INDEPENDENT
 
+    def validate(self) -> None:
+        """L1–L2 hold for every n ≥ 1 and d ≥ 1 (interpolation for n ≤ d, least squares for
+        n ≥ d; X has full rank almost surely): sizes ≥ 1, a known spectrum with κ ≥ 1, a
+        finite teacher, ε, σ ≥ 0 and θ_S independent of X or at a fraction in [0, 1]."""
+        check_rules(self, REGRESSION_RULES)
+
     def build(self) -> Problem:
         rng = np.random.default_rng(self.seed)
         cov = nd.cov_from_spectrum(nd.spectrum(self.spectrum, self.d, self.condition), rng)  # type: ignore[arg-type]
@@ -134,6 +209,16 @@ class RegressionSetting:
         noise = self.noise_std * rng.standard_normal(self.n)
         theta_s = place_source(theta_s, X, self.row_fraction, rng)
         return Problem(X, X @ theta_t + noise, noise, theta_s, theta_t, cov)
+
+
+REGRESSION_RULES: tuple[Rule, ...] = (
+    at_least("d", 1),
+    at_least("n", 1),
+    SEED_RULE,
+    *SPECTRUM_RULES,
+    *TEACHER_RULES,
+    ROW_FRACTION_RULE,
+)
 
 
 @st.composite
@@ -269,6 +354,25 @@ class TrajectorySetting:
         if isinstance(self.problem, dict):  # JSON round-trip of the nested setting
             object.__setattr__(self, "problem", RegressionSetting(**self.problem))
 
+    def validate(self) -> None:
+        """The problem's rules; a stable step (0 < fraction < 1 of 2/λ_max) and at most
+        :data:`TRAJECTORY_MAX_K` steps (the rounding model of :data:`TRAJECTORY`)."""
+        check_rules(self.problem, REGRESSION_RULES, "problem.")
+        check_rules(self, TRAJECTORY_RULES)
+
+
+#: Most GD steps the rounding model of :data:`TRAJECTORY` covers (k <= 300 steps).
+TRAJECTORY_MAX_K = 300
+TRAJECTORY_RULES: tuple[Rule, ...] = (
+    Rule(
+        "step_fraction",
+        lambda s: 0.0 < s.step_fraction < 1.0,
+        "0 < step_fraction < 1 (a stable step eta < 2/lambda_max(X^TX/n))",
+    ),
+    at_least("k", 0),
+    at_most("k", TRAJECTORY_MAX_K, "the accumulated rounding of TRAJECTORY's error model"),
+)
+
 
 #: Relative agreement of two backward-stable routes to lambda_max(X^TX/n) (SVD norm, Gram
 #: eigenvalues): each is exact for a matrix within ~d eps of X^TX/n.
@@ -365,6 +469,15 @@ class NoiseAverageSetting:
         if isinstance(self.problem, dict):
             object.__setattr__(self, "problem", RegressionSetting(**self.problem))
 
+    def validate(self) -> None:
+        """The problem's rules with label noise (σ > 0: the average is over it), and at
+        least two draws (a standard error)."""
+        check_rules(self.problem, (*REGRESSION_RULES, NOISY), "problem.")
+        check_rules(self, (at_least("draws", 2, "a standard error needs two draws"),))
+
+
+NOISY = above("noise_std", 0.0, "the average is over label noise")
+
 
 def check_noise_average(s: NoiseAverageSetting) -> Outcome:
     p = s.problem.build()
@@ -432,6 +545,32 @@ class DesignAverageSetting:
     epsilon: float
     noise_std: float
     designs: int
+
+    def validate(self) -> None:
+        """L3's hypotheses: with noise n ≤ d − 2 or n ≥ d + 2 (the inverse-Wishart mean is
+        finite); without noise n < d (for n ≥ d the risk is 0: no relative bias to
+        detect); sizes ≥ 1, ε, σ ≥ 0 and at least two designs (a standard error)."""
+        check_rules(self, L3_RULES)
+
+
+L3_RULES: tuple[Rule, ...] = (
+    at_least("d", 1),
+    at_least("n", 1),
+    SEED_RULE,
+    *TEACHER_RULES,
+    Rule(
+        "n, d",
+        lambda s: s.noise_std == 0.0 or s.n <= s.d - 2 or s.n >= s.d + 2,
+        "n <= d - 2 or n >= d + 2 when noise_std > 0 (L3: the inverse-Wishart mean is finite)",
+    ),
+    Rule(
+        "n, d",
+        lambda s: s.noise_std > 0.0 or s.n < s.d,
+        "n < d when noise_std = 0 (L3: for n >= d the noiseless risk is 0, no relative bias "
+        "to detect)",
+    ),
+    at_least("designs", 2, "a standard error needs two designs"),
+)
 
 
 #: Orthonormal source directions (each with its own noise draw) trained per design.
@@ -661,6 +800,22 @@ class SpecialCaseSetting:
     #: Condition number of the square design of the 'n=d' case.
     condition: float = 3.0
 
+    def validate(self) -> None:
+        """A known case, d ≥ 1, σ ≥ 0 and a condition number ≥ 1 (any d: the 'n=d' design
+        is square and full rank, 'source=target' draws n ≤ max(1, d − 1))."""
+        check_rules(self, SPECIAL_CASE_RULES)
+
+
+#: The special cases of :class:`SpecialCaseSetting`.
+SPECIAL_CASES = ("n=d", "source=target")
+SPECIAL_CASE_RULES: tuple[Rule, ...] = (
+    one_of("case", SPECIAL_CASES),
+    at_least("d", 1),
+    SEED_RULE,
+    at_least("noise_std", 0.0, "a standard deviation"),
+    at_least("condition", 1.0, "the square design's condition number"),
+)
+
 
 def check_special_case(s: SpecialCaseSetting) -> Outcome:
     rng = np.random.default_rng(s.seed)
@@ -755,6 +910,33 @@ class AsymptoticSetting:
     alignment: str
     noise_std: float
     designs: int
+
+    def validate(self) -> None:
+        """L4's regime γ = d/n > 1 (n < d; n ≤ d − 2 with noise, where the finite-n variance
+        term is finite), d ≥ :data:`L4_MIN_D` (where the finite-size allowance of
+        :data:`ASYMPTOTIC` was measured), a known spectrum and alignment, σ ≥ 0 and at least
+        two designs (a standard error)."""
+        check_rules(self, L4_RULES)
+
+
+#: Smallest d at which the finite-size allowance 2/(d − n) of :data:`ASYMPTOTIC` was
+#: measured (d = 50..400): below it the asymptotic risk is not what a finite run estimates.
+L4_MIN_D = 50
+L4_RULES: tuple[Rule, ...] = (
+    at_least("d", L4_MIN_D, "the finite-size allowance of ASYMPTOTIC is measured from there"),
+    at_least("n", 1),
+    Rule("n, d", lambda s: s.n < s.d, "n < d (L4: gamma = d/n > 1)"),
+    Rule(
+        "n, d",
+        lambda s: s.noise_std == 0.0 or s.n <= s.d - 2,
+        "n <= d - 2 when noise_std > 0 (the finite-n variance term is finite)",
+    ),
+    SEED_RULE,
+    *SPECTRUM_RULES,
+    one_of("alignment", ALIGNMENTS),
+    at_least("noise_std", 0.0, "a standard deviation"),
+    at_least("designs", 2, "a standard error needs two designs"),
+)
 
 
 def delta_coordinates(alignment: str, d: int, rng: np.random.Generator) -> FloatArray:
@@ -855,6 +1037,23 @@ class EstimatorSetting:
     epsilon: float
     noise_std: float
     samples: int
+
+    def validate(self) -> None:
+        """d ≥ 1, a known spectrum with κ ≥ 1, a finite teacher with ε, σ ≥ 0 and at least
+        :data:`ESTIMATOR_MIN_SAMPLES` samples (the error model of the standard-error part)."""
+        check_rules(self, ESTIMATOR_RULES)
+
+
+#: Fewest Monte Carlo samples M at which the sample sd of the risk samples is within ~3%
+#: (see :data:`STDERR_LOG_RATIO`): the standard-error part of :data:`ESTIMATORS` needs it.
+ESTIMATOR_MIN_SAMPLES = 10_000
+ESTIMATOR_RULES: tuple[Rule, ...] = (
+    at_least("d", 1),
+    SEED_RULE,
+    *SPECTRUM_RULES,
+    *TEACHER_RULES,
+    at_least("samples", ESTIMATOR_MIN_SAMPLES, "the standard-error model of ESTIMATORS"),
+)
 
 
 #: Standard errors allowed for the Monte Carlo parts (false alarm ~6e-7 each, as MC_Z).

@@ -31,7 +31,8 @@ import numeric.relu_ntk as nr
 import symbolic.relu_ntk as sr
 from finetune_theory.checks import FloatArray
 from verify import statistics as vs
-from verify.claim import Claim, Curve, Oracle, Outcome, Tolerance
+from verify.claim import Claim, Curve, Oracle, Outcome, Rule, Tolerance, rules
+from verify.linear import SEED_RULE, above, at_least, check_rules, one_of
 from verify.strategies import SEEDS, dimensions
 
 # --------------------------------------------------------------------------------------
@@ -144,6 +145,24 @@ SLOPE_SD_WIDTH = 0.03  # 4 widths x 8 replicates: measured 0.027-0.031
 SLOPE_SD_FINETUNE = 0.04  # 4 widths x 2 replicates: measured 0.041
 
 
+#: Replicates per size of a rate fit (4 sizes each): the >= 8 points the OLS standard error
+#: of :data:`RATE` needs.
+RATE_MIN_REPLICATES = 2
+#: Points on S^{d−1} at distinct angles need d ≥ 2 (on S^0 every two points are equal or
+#: opposite: H^∞ is singular and every Gram entry is a rational number a finite average can
+#: hit exactly).
+SPHERE_D = at_least("d", 2, "points on S^(d-1) at distinct angles")
+
+
+def even_width(name: str) -> Rule:
+    """``name`` is an even width ≥ 2 (symmetric initialisation: neuron pairs)."""
+    return Rule(
+        name,
+        lambda s: getattr(s, name) >= 2 and getattr(s, name) % 2 == 0,
+        f"{name} even and >= 2 (symmetric initialisation: neuron pairs)",
+    )
+
+
 def _rate_part(
     sizes: list[float], errors: list[float], sd_floor: float
 ) -> tuple[float, float, str]:
@@ -159,6 +178,9 @@ def _rate_part(
 # --------------------------------------------------------------------------------------
 
 REGIMES = ("bulk", "near-0", "near-pi")
+#: Largest position (θ or π − θ = 10^(−position)) of the near-0/near-pi regimes: the 80-digit
+#: textbook reference of :func:`textbook_kernels` needs 1 ∓ u ≥ 1e-32.
+NEAR_MAX_POSITION = 15.0
 
 
 @dataclass(frozen=True)
@@ -171,6 +193,28 @@ class AngleSetting:
     seed: int
     regime: str
     position: float
+
+    def validate(self) -> None:
+        """d ≥ 2 (a plane for the pair), a known regime and its position range: bulk in
+        [0, 1] (θ in [0, π]); near-0/near-pi in [0, :data:`NEAR_MAX_POSITION`] (an offset
+        10^(−position) ≤ 1 from the end)."""
+        check_rules(
+            self,
+            (
+                at_least("d", 2, "x and z span a plane"),
+                SEED_RULE,
+                one_of("regime", REGIMES),
+                Rule(
+                    "position",
+                    lambda s: (
+                        0.0 <= s.position <= (1.0 if s.regime == "bulk" else NEAR_MAX_POSITION)
+                    ),
+                    "0 <= position <= 1 for regime 'bulk' (theta = pi position), "
+                    f"<= {NEAR_MAX_POSITION} near 0 or pi (an offset 10^-position: the 80-digit "
+                    "textbook reference keeps 1 -+ u >= 1e-32)",
+                ),
+            ),
+        )
 
     def angle(self) -> float:
         if self.regime == "bulk":
@@ -310,6 +354,13 @@ class GramSetting:
     base: int
     replicates: int
 
+    def validate(self) -> None:
+        """d ≥ 2 (distinct angles), n ≥ 1 (n ≥ 2 for the first layer: one point's Gram is a
+        single Bernoulli average, exactly right with probability ~1/√M, and log 0 breaks the
+        rate fit), known layers, base ≥ 2 (a sample standard deviation) and at least
+        :data:`RATE_MIN_REPLICATES` replicates per size."""
+        check_rules(self, GRAM_RULES)
+
     def inputs(self) -> FloatArray:
         return nd.sample_sphere(self.n, self.d, self.seed)
 
@@ -320,6 +371,24 @@ class GramSetting:
         if self.layers not in ("first", "both"):
             raise ValueError(f"layers must be 'first' or 'both', got {self.layers!r}")
         return "first" if self.layers == "first" else "both"
+
+
+#: The kernels of :class:`GramSetting`: H^∞ (first layer) or the full NTK (both layers).
+GRAM_LAYERS = ("first", "both")
+GRAM_RULES: tuple[Rule, ...] = (
+    SPHERE_D,
+    at_least("n", 1),
+    one_of("layers", GRAM_LAYERS),
+    Rule(
+        "n, layers",
+        lambda s: s.n >= 2 or s.layers == "both",
+        "n >= 2 for layers 'first' (one point's H^inf is a Bernoulli average, hit exactly: "
+        "log 0 in the rate fit)",
+    ),
+    SEED_RULE,
+    at_least("base", 2, "a sample standard deviation"),
+    at_least("replicates", RATE_MIN_REPLICATES, "4 sizes x 2: the 8 points of RATE's fit"),
+)
 
 
 def _target_gram(s: GramSetting, X: FloatArray) -> FloatArray:
@@ -465,6 +534,7 @@ K1_WIDTH = Claim(
     examples=25,
     domain="d 2-400 (tiered), n 3-48 points on the sphere, first layer or both layers; "
     "widths m = 128..8192, 8 replicates each",
+    validate=rules(even_width("base")),
 )
 
 # --------------------------------------------------------------------------------------
@@ -483,6 +553,11 @@ class KernelNormSetting:
     d: int
     seed: int
     scale: float
+
+    def validate(self) -> None:
+        """d ≥ 2 (H^∞ is invertible on points at distinct angles) and β ≠ 0 (the bound
+        4‖β‖² normalises the check)."""
+        check_rules(self, (SPHERE_D, SEED_RULE, above("scale", 0.0, "beta != 0")))
 
 
 def check_kernel_norm(s: KernelNormSetting) -> Outcome:
@@ -561,6 +636,22 @@ class PredictorSetting:
     steps: int
     base_width: int
     replicates: int
+
+    def validate(self) -> None:
+        """d ≥ 2 (H^∞ invertible on the target points), n ≥ 1, steps ≥ 0 (0: to
+        convergence), an even base width (symmetric initialisation) and at least
+        :data:`RATE_MIN_REPLICATES` replicates per width (the rate fit)."""
+        check_rules(
+            self,
+            (
+                SPHERE_D,
+                at_least("n", 1),
+                SEED_RULE,
+                at_least("steps", 0, "0 trains to convergence"),
+                even_width("base_width"),
+                at_least("replicates", RATE_MIN_REPLICATES, "4 widths x 2: the 8 points of RATE"),
+            ),
+        )
 
 
 @st.composite
@@ -662,6 +753,25 @@ class DistanceSetting:
     width: int
     scale: float
 
+    def validate(self) -> None:
+        """d ≥ 2 (H^∞ invertible on the target points), n ≥ 1, a known source, an even
+        width (symmetric initialisation) and θ_T ≠ 0 (a distance to travel)."""
+        check_rules(
+            self,
+            (
+                SPHERE_D,
+                at_least("n", 1),
+                SEED_RULE,
+                one_of("source", DISTANCE_SOURCES),
+                even_width("width"),
+                above("scale", 0.0, "theta_T != 0"),
+            ),
+        )
+
+
+#: Where :class:`DistanceSetting` fine-tunes from.
+DISTANCE_SOURCES = ("pretrained", "init")
+
 
 @st.composite
 def distance_settings(draw: st.DrawFn) -> DistanceSetting:
@@ -748,6 +858,32 @@ class SourceDistanceSetting:
     width: int
     source_factor: int
     n_test: int
+
+    def validate(self) -> None:
+        """d ≥ 2, n ≥ :data:`SOURCE_MIN_RATIO`·d target points (see
+        :func:`source_distance_settings`: the risk of interpolating the residual then
+        dominates the source network's misfit, so it orders the distances), an even width,
+        at least one source point per dimension and two test points (a standard error)."""
+        check_rules(
+            self,
+            (
+                SPHERE_D,
+                Rule(
+                    "n, d",
+                    lambda s: s.n >= SOURCE_MIN_RATIO * s.d,
+                    f"n >= {SOURCE_MIN_RATIO}d (the residual's risk dominates the source misfit)",
+                ),
+                SEED_RULE,
+                even_width("width"),
+                at_least("source_factor", 1, "source points per dimension"),
+                at_least("n_test", 2, "a standard error"),
+            ),
+        )
+
+
+#: Fewest target points per dimension of K3-source-distance (see
+#: :func:`source_distance_settings`).
+SOURCE_MIN_RATIO = 2
 
 
 @dataclass(frozen=True)

@@ -16,7 +16,7 @@ import json
 import math
 import types
 import typing
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -248,15 +248,55 @@ def rules(*items: Rule) -> Callable[[Any], None]:
     broken rule's field, its statement and the setting's values of the fields named."""
 
     def validate(setting: Any) -> None:
-        for rule in items:
-            if not rule.holds(setting):
-                names = [n.strip() for n in rule.field.replace(",", " ").split()]
-                got = ", ".join(
-                    f"{n}={getattr(setting, n)!r}" for n in names if hasattr(setting, n)
-                )
-                raise InputError(f"{rule.field} must satisfy {rule.text}, got {got}")
+        check_rules(setting, items)
 
     return validate
+
+
+def check_rules(setting: Any, items: Sequence[Rule], prefix: str = "") -> None:
+    """Raise :class:`InputError` at the first rule of ``items`` that ``setting`` breaks:
+    "FIELD must satisfy RULE, got FIELD=VALUE" (the format of :func:`rules`).
+
+    ``prefix`` ("problem.") names the fields of a nested setting by their path."""
+    for rule in items:
+        if not rule.holds(setting):
+            names = [n.strip() for n in rule.field.replace(",", " ").split()]
+            fields = ", ".join(prefix + n for n in names)
+            got = ", ".join(
+                f"{prefix}{n}={getattr(setting, n)!r}" for n in names if hasattr(setting, n)
+            )
+            raise InputError(f"{fields} must satisfy {rule.text}, got {got}")
+
+
+def at_least(name: str, low: float, why: str = "") -> Rule:
+    """``name >= low`` (False for NaN)."""
+    text = f"{name} >= {low}" + (f" ({why})" if why else "")
+    return Rule(name, lambda s: bool(getattr(s, name) >= low), text)
+
+
+def above(name: str, low: float, why: str = "") -> Rule:
+    """``name > low`` (False for NaN)."""
+    text = f"{name} > {low}" + (f" ({why})" if why else "")
+    return Rule(name, lambda s: bool(getattr(s, name) > low), text)
+
+
+def at_most(name: str, high: float, why: str = "") -> Rule:
+    """``name <= high`` (False for NaN)."""
+    text = f"{name} <= {high}" + (f" ({why})" if why else "")
+    return Rule(name, lambda s: bool(getattr(s, name) <= high), text)
+
+
+def one_of(name: str, options: Sequence[str]) -> Rule:
+    """``name`` is one of ``options``."""
+    return Rule(name, lambda s: getattr(s, name) in options, f"{name} in {tuple(options)}")
+
+
+def finite(name: str) -> Rule:
+    """``name`` is a finite number (any value is a hypothesis of the theorem)."""
+    return Rule(name, lambda s: math.isfinite(getattr(s, name)), f"{name} finite")
+
+
+SEED_RULE = at_least("seed", 0, "a NumPy seed")
 
 
 def _field_error(claim: str, path: str, rule: str, value: Any) -> InputError:

@@ -26,17 +26,21 @@ import numeric.data as nd
 import numeric.deep_linear as ndl
 import symbolic.deep_linear as sdl
 from finetune_theory.checks import FloatArray
-from verify.claim import Claim, Curve, Oracle, Outcome, Rule, Tolerance, relative_error, rules
-from verify.linear import (
-    ROW_FRACTION_RULE,
+from verify.claim import (
     SEED_RULE,
-    SPECTRUM_RULES,
-    TEACHER_RULES,
+    Claim,
+    Curve,
+    Oracle,
+    Outcome,
+    Rule,
+    Tolerance,
     above,
     at_least,
     check_rules,
-    spectrum_of,
+    relative_error,
+    rules,
 )
+from verify.linear import ROW_FRACTION_RULE, SPECTRUM_RULES, TEACHER_RULES, spectrum_of
 from verify.strategies import (
     INDEPENDENT,
     MAX_D_THOROUGH,
@@ -229,6 +233,24 @@ def orient_source(X: FloatArray, y: FloatArray, theta_s: FloatArray) -> FloatArr
     return -theta_s if float((X.T @ coords) @ target) < 0.0 else theta_s
 
 
+def widest_chain(d: int, depth: int) -> int:
+    """The largest hidden width w <= d whose uniform chain [d, w, ..., w, 1] of ``depth``
+    layers has at most ``numeric.deep_linear.MAX_PARAMETERS`` entries (the trainer refuses
+    larger chains), i.e. d·w + (depth − 2)·w² + w <= MAX_PARAMETERS."""
+    if depth <= 1:
+        return d
+
+    def entries(w: int) -> int:
+        return d * w + (depth - 2) * w * w + w
+
+    a, b, cap = depth - 2, d + 1, ndl.MAX_PARAMETERS
+    w = cap // b if a == 0 else int((-b + math.sqrt(b * b + 4 * a * cap)) / (2 * a))
+    w = max(1, min(d, w))
+    while w > 1 and entries(w) > cap:
+        w -= 1
+    return w
+
+
 @st.composite
 def deep_problems(
     draw: st.DrawFn,
@@ -241,12 +263,15 @@ def deep_problems(
     max_ratio: float = 1.0,
     alphas: tuple[float, float] = (-2.0, 2.0),
     log_norms: tuple[float, float] = (-2.0, 2.0),
+    trained_depth: int = 0,
 ) -> DeepProblem:
     """Deep problems over D3's hypothesis space (see the module docstring).
 
     n: 1 to d − 1 (:func:`sample_sizes`), or 1 to ``max_ratio``·d when that is below 1.
     Depth: 1 to ``max_depth`` (the ends and small depths drawn often); hidden width 1 to
-    min(d, ``max_width``); ‖θ_S‖ log-uniform in 10^``log_norms`` ([1e-2, 1e2]);
+    min(d, ``max_width``) and to :func:`widest_chain` of the deepest chain trained (the drawn
+    depth, or ``trained_depth`` when the check trains deeper chains); ‖θ_S‖ log-uniform in
+    10^``log_norms`` ([1e-2, 1e2]);
     θ_T = αθ_S + εζ with α in ``alphas`` (default [−2, 2]); ``angles``: "all" draws θ_S's
     row-space fraction from :func:`row_fractions`, "open" from (1e-3, 1 − 1e-3) or
     independent of X (both Pθ_S and (I − P)θ_S non-zero), "independent" keeps θ_S
@@ -263,6 +288,7 @@ def deep_problems(
         st.one_of(st.integers(min_depth, min(max_depth, 6)), st.integers(min_depth, max_depth))
     )
     top_width = d if max_width is None else max(1, min(d, max_width))
+    top_width = min(top_width, widest_chain(d, max(depth, trained_depth)))
     if angles == "all":
         fraction = draw(row_fractions())
     elif angles == "open":
@@ -938,6 +964,10 @@ D3_PRETRAINED = Claim(
 # --------------------------------------------------------------------------------------
 
 
+#: The depths D4 trains (and whose closed forms it compares).
+D4_DEPTHS = (2, 8, 50)
+
+
 def check_depth_limit(p: DeepProblem) -> Outcome:
     """Trained c_N (from the flow) move monotonically toward c_∞ and match the closed form;
     the closed form's rate (N − 1)(c_N − c_∞) → K holds (Richardson at N ~ 1e5)."""
@@ -946,7 +976,7 @@ def check_depth_limit(p: DeepProblem) -> Outcome:
     pinv = np.linalg.pinv(X)
     null_s = theta_s - pinv @ (X @ theta_s)
     c_inf = sdl.scale_factor(X, y, theta_s, math.inf)
-    depths = (2, 8, 50)
+    depths = D4_DEPTHS
     trained, tol = [], []
     for depth in depths:
         weights = ndl.balanced_weights(theta_s, ndl.uniform_widths(p.d, p.width, depth), p.seed)
@@ -998,10 +1028,12 @@ D4_LIMIT = Claim(
         "at N = max(1e5, 1e3 |K|/c_inf) (the O(K^2/(c_inf N^2)) remainder is then ~1e-6)",
     ),
     setting_type=DeepProblem,
-    strategy=deep_problems(angles="open"),
+    strategy=deep_problems(angles="open", trained_depth=max(D4_DEPTHS)),
     check=check_depth_limit,
     examples=25,
-    thorough_strategy=deep_problems(angles="open", max_d=MAX_D_THOROUGH),
+    thorough_strategy=deep_problems(
+        angles="open", max_d=MAX_D_THOROUGH, trained_depth=max(D4_DEPTHS)
+    ),
     domain=DEEP_DOMAIN.replace(
         "depth 1-50", "trained depths 2, 8, 50 (closed form to 2e5)"
     ).replace("1e-12, any, 1-1e-12 or 1 of its norm^2", "1e-3..1-1e-3 of its norm^2")
@@ -1061,7 +1093,7 @@ def aligned_settings(draw: st.DrawFn, max_d: int = 400) -> AlignedSetting:
         n=draw(sample_sizes(d, large_ratio=0.9, large_d=40)),
         seed=draw(SEEDS),
         alpha=draw(st.one_of(st.just(1.0), st.floats(0.2, 3.0))),
-        width=draw(st.integers(1, d)),
+        width=draw(st.integers(1, widest_chain(d, max(ALIGNED_DEPTHS)))),
     )
 
 

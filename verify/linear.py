@@ -16,9 +16,7 @@ conjugate gradients from θ_S, the same first-order training with the same limit
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
 
 import numpy as np
 from hypothesis import strategies as st
@@ -27,9 +25,22 @@ import numeric.data as nd
 import numeric.linear as nl
 import symbolic.linear as sl
 from finetune_theory.checks import FloatArray
-from finetune_theory.errors import InputError
 from verify import statistics as vs
-from verify.claim import Claim, Oracle, Outcome, Rule, Tolerance, relative_error
+from verify.claim import (
+    SEED_RULE,
+    Claim,
+    Oracle,
+    Outcome,
+    Rule,
+    Tolerance,
+    above,
+    at_least,
+    at_most,
+    check_rules,
+    finite,
+    one_of,
+    relative_error,
+)
 from verify.strategies import (
     INDEPENDENT,
     MAX_D_THOROUGH,
@@ -101,50 +112,6 @@ EXACT = Tolerance(
 # --------------------------------------------------------------------------------------
 
 
-def check_rules(setting: Any, items: Sequence[Rule], prefix: str = "") -> None:
-    """Raise :class:`InputError` at the first rule of ``items`` that ``setting`` breaks:
-    "FIELD must satisfy RULE, got FIELD=VALUE" (the format of :func:`verify.claim.rules`).
-
-    ``prefix`` ("problem.") names the fields of a nested setting by their path."""
-    for rule in items:
-        if not rule.holds(setting):
-            names = [n.strip() for n in rule.field.replace(",", " ").split()]
-            fields = ", ".join(prefix + n for n in names)
-            got = ", ".join(
-                f"{prefix}{n}={getattr(setting, n)!r}" for n in names if hasattr(setting, n)
-            )
-            raise InputError(f"{fields} must satisfy {rule.text}, got {got}")
-
-
-def at_least(name: str, low: float, why: str = "") -> Rule:
-    """``name >= low`` (False for NaN)."""
-    text = f"{name} >= {low}" + (f" ({why})" if why else "")
-    return Rule(name, lambda s: bool(getattr(s, name) >= low), text)
-
-
-def above(name: str, low: float, why: str = "") -> Rule:
-    """``name > low`` (False for NaN)."""
-    text = f"{name} > {low}" + (f" ({why})" if why else "")
-    return Rule(name, lambda s: bool(getattr(s, name) > low), text)
-
-
-def at_most(name: str, high: float, why: str = "") -> Rule:
-    """``name <= high`` (False for NaN)."""
-    text = f"{name} <= {high}" + (f" ({why})" if why else "")
-    return Rule(name, lambda s: bool(getattr(s, name) <= high), text)
-
-
-def one_of(name: str, options: Sequence[str]) -> Rule:
-    """``name`` is one of ``options``."""
-    return Rule(name, lambda s: getattr(s, name) in options, f"{name} in {tuple(options)}")
-
-
-def finite(name: str) -> Rule:
-    """``name`` is a finite number (any value is a hypothesis of the theorem)."""
-    return Rule(name, lambda s: math.isfinite(getattr(s, name)), f"{name} finite")
-
-
-SEED_RULE = at_least("seed", 0, "a NumPy seed")
 SPECTRUM_RULES = (
     one_of("spectrum", SPECTRA),
     at_least("condition", 1.0, "kappa(Sigma) = lambda_max/lambda_min"),
@@ -414,7 +381,7 @@ L1_TRAJECTORY = Claim(
         TrajectorySetting,
         problem=regression_settings(),
         step_fraction=st.floats(0.05, 0.95),
-        k=st.integers(0, 300),
+        k=st.integers(0, TRAJECTORY_MAX_K),
     ),
     check=check_gd_trajectory,
     examples=40,
@@ -878,7 +845,7 @@ EXACT_CASES = Claim(
     setting_type=SpecialCaseSetting,
     strategy=st.builds(
         SpecialCaseSetting,
-        case=st.sampled_from(["n=d", "source=target"]),
+        case=st.sampled_from(SPECIAL_CASES),
         d=dimensions(400, min_d=1),
         seed=SEEDS,
         noise_std=st.sampled_from([0.0, 0.5]),

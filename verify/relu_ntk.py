@@ -31,8 +31,20 @@ import numeric.relu_ntk as nr
 import symbolic.relu_ntk as sr
 from finetune_theory.checks import FloatArray
 from verify import statistics as vs
-from verify.claim import Claim, Curve, Oracle, Outcome, Rule, Tolerance, rules
-from verify.linear import SEED_RULE, above, at_least, check_rules, one_of
+from verify.claim import (
+    SEED_RULE,
+    Claim,
+    Curve,
+    Oracle,
+    Outcome,
+    Rule,
+    Tolerance,
+    above,
+    at_least,
+    check_rules,
+    one_of,
+    rules,
+)
 from verify.strategies import SEEDS, dimensions
 
 # --------------------------------------------------------------------------------------
@@ -231,7 +243,7 @@ class AngleSetting:
 @st.composite
 def angle_settings(draw: st.DrawFn, max_d: int = 400) -> AngleSetting:
     regime = draw(st.sampled_from(REGIMES))
-    position = draw(st.floats(0.0, 1.0) if regime == "bulk" else st.floats(1.0, 15.0))
+    position = draw(st.floats(0.0, 1.0) if regime == "bulk" else st.floats(1.0, NEAR_MAX_POSITION))
     return AngleSetting(draw(dimensions(max_d)), draw(SEEDS), regime, position)
 
 
@@ -780,7 +792,7 @@ def distance_settings(draw: st.DrawFn) -> DistanceSetting:
         d=d,
         n=draw(st.integers(1, min(24, 2 * d))),
         seed=draw(SEEDS),
-        source=draw(st.sampled_from(["pretrained", "init"])),
+        source=draw(st.sampled_from(DISTANCE_SOURCES)),
         width=draw(st.sampled_from([512, 2048])),
         scale=draw(st.floats(0.5, 2.0)),
     )
@@ -973,7 +985,7 @@ def source_distance_settings(draw: st.DrawFn) -> SourceDistanceSetting:
     d = draw(dimensions(12, min_d=4, small=8))
     return SourceDistanceSetting(
         d=d,
-        n=draw(st.integers(2 * d, 3 * d)),
+        n=draw(st.integers(SOURCE_MIN_RATIO * d, 3 * d)),
         seed=draw(SEEDS),
         width=512,
         source_factor=8,

@@ -275,3 +275,17 @@ def test_reproduce_still_runs_a_valid_setting(capsys: pytest.CaptureFixture[str]
     claim = registry.get("L3-expected-risk")
     for n in (18, 22):
         claim.setting_from_json(json.dumps({**L3_VALID, "n": n}))
+
+
+@pytest.mark.parametrize(("d", "depth"), [(1000, 50), (592, 50), (586, 50), (400, 50), (7, 1)])
+def test_widest_chain_is_the_largest_width_the_trainer_accepts(d: int, depth: int) -> None:
+    # Before: D4/D5 thorough drew d = width = 592 at depth 50 (1.7e7 entries > 2**24) and
+    # the check crashed in uniform_widths; the strategies now cap the width here.
+    import numeric.deep_linear as ndl
+    from verify.deep_linear import widest_chain
+
+    w = widest_chain(d, depth)
+    ndl.uniform_widths(d, w, depth)  # accepted
+    if w < d:
+        with pytest.raises(InputError, match="MAX_PARAMETERS"):
+            ndl.uniform_widths(d, w + 1, depth)

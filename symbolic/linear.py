@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from fractions import Fraction
 from functools import cache
 from typing import Any
 
@@ -69,6 +70,55 @@ __all__ = [
 
 
 # ======================================================================================
+# float64 range: exact power-of-two scaling, so that no intermediate over- or underflows
+# ======================================================================================
+
+
+def _unit(a: FloatArray) -> tuple[FloatArray, int]:
+    """(u, e) with a = u·2^e and max|u| in [0.5, 1): an exact rescaling (only exponents
+    change). e = 0 for an all-zero array."""
+    top = float(np.max(np.abs(a)))
+    if top == 0.0:
+        return a, 0
+    e = math.frexp(top)[1]
+    return np.ldexp(a, -e), e
+
+
+def _scaled(value: float, shift: int, what: str, normal: bool = False) -> float:
+    """value·2^shift as a float, or an InputError naming ``what`` when it overflows float64
+    (and, with ``normal``, when it falls below the normal range). Underflow otherwise
+    rounds to a subnormal or 0, the correctly rounded value."""
+    if not math.isfinite(value):
+        raise InputError(f"{what} overflows float64")
+    if value == 0.0:
+        if normal:
+            raise InputError(f"{what} is 0 in float64 (below the normal range)")
+        return 0.0
+    mantissa, e = math.frexp(value)
+    if e + shift > 1024:
+        raise InputError(f"{what} overflows float64 (about 2^{e + shift})")
+    if normal and e + shift < -1021:
+        raise InputError(f"{what} underflows float64 (about 2^{e + shift})")
+    return math.ldexp(mantissa, e + shift)
+
+
+def _scaled_difference(a: FloatArray, b: FloatArray) -> tuple[FloatArray, int]:
+    """(u, e) with a − b = u·2^e, computed without overflow (both scaled by one power of 2)."""
+    e = _unit(np.concatenate([a, b]))[1]
+    u, f = _unit(np.ldexp(a, -e) - np.ldexp(b, -e))
+    return u, e + f
+
+
+def _quad(a: FloatArray, S: FloatArray, b: FloatArray, shift: int, what: str) -> float:
+    """aᵀSb·2^shift, each factor rescaled to unit size first (InputError naming ``what``
+    if the result overflows float64)."""
+    au, ea = _unit(a)
+    bu, eb = _unit(b)
+    Su, es = _unit(S)
+    return _scaled(float(au @ Su @ bu), shift + ea + eb + es, what)
+
+
+# ======================================================================================
 # L1 — implicit bias: the interpolant closest to θ_S
 # ======================================================================================
 
@@ -94,28 +144,66 @@ class KKTDerivation:
         return provenance_of("derive_min_distance_interpolant")
 
 
-@cache
+#: Largest KKT sizes :func:`derive_min_distance_interpolant` accepts. The elimination itself
+#: is fast, but the rational functions it returns grow quickly (3 × 8 has ~2·10⁴ operations
+#: per entry; n_rows = 4 makes the textbook inverse take seconds and simplifying the
+#: difference minutes). General sizes are derive_min_distance_interpolant_matrix's job.
+MAX_KKT_ROWS = 3
+MAX_KKT_COLS = 8
+
+
 def derive_min_distance_interpolant(n_rows: int = 2, d_cols: int = 3) -> KKTDerivation:
     """Solve the Lagrangian/KKT system of L1 for an (n_rows, d_cols) design of symbols.
 
     L(θ, λ) = ½‖θ − θ_S‖² + λᵀ(Xθ − y); setting ∂L/∂θ = 0 and Xθ = y gives a linear system
-    in (θ, λ) that SymPy solves exactly. Needs n_rows < d_cols (a genuine interpolation
-    problem); sizes beyond ~3×5 make the rational functions slow to simplify.
+    in (θ, λ) that SymPy solves exactly (Gaussian elimination of the KKT matrix,
+    ``LUsolve``; no simplification, so the entries are unsimplified rational functions).
+    Needs 1 ≤ n_rows < d_cols (a genuine interpolation problem), n_rows ≤ MAX_KKT_ROWS and
+    d_cols ≤ MAX_KKT_COLS. The arguments are validated before the cache is consulted, so
+    ``derive_min_distance_interpolant(2.0, 3)`` is refused even after ``(2, 3)``.
     """
     n_rows = checks.positive_int(n_rows, "n_rows")
     d_cols = checks.positive_int(d_cols, "d_cols")
-    checks.underparameterised_rule(n_rows, d_cols, "derive_min_distance_interpolant")
+    if n_rows >= d_cols:
+        raise InputError(
+            f"derive_min_distance_interpolant needs n < d: n_rows must be < d_cols (more "
+            f"features than samples), got n_rows={n_rows}, d_cols={d_cols}"
+        )
+    if n_rows > MAX_KKT_ROWS or d_cols > MAX_KKT_COLS:
+        raise InputError(
+            f"derive_min_distance_interpolant takes n_rows <= {MAX_KKT_ROWS} and d_cols <= "
+            f"{MAX_KKT_COLS} (symbolic entries; larger sizes take minutes to hours), got "
+            f"n_rows={n_rows}, d_cols={d_cols}; use derive_min_distance_interpolant_matrix "
+            f"for general sizes"
+        )
+    return _kkt_derivation(n_rows, d_cols)
+
+
+@cache
+def _kkt_derivation(n_rows: int, d_cols: int) -> KKTDerivation:
+    """The cached work of :func:`derive_min_distance_interpolant` (validated sizes only)."""
     X = sp.Matrix(n_rows, d_cols, lambda i, j: sp.Symbol(f"x_{i}{j}", real=True))
     y = sp.Matrix(n_rows, 1, lambda i, _: sp.Symbol(f"y_{i}", real=True))
     ts = sp.Matrix(d_cols, 1, lambda i, _: sp.Symbol(f"s_{i}", real=True))
     th = sp.Matrix(d_cols, 1, lambda i, _: sp.Symbol(f"t_{i}", real=True))
     lm = sp.Matrix(n_rows, 1, lambda i, _: sp.Symbol(f"l_{i}", real=True))
     lagrangian = ((th - ts).T * (th - ts))[0] / 2 + (lm.T * (X * th - y))[0]
+    unknowns = list(th) + list(lm)
     equations = [sp.diff(lagrangian, v) for v in th] + list(X * th - y)
-    (sol,) = sp.solve(equations, list(th) + list(lm), dict=True)
-    solution = th.subs(sol)
-    textbook = ts + X.T * (X * X.T).inv() * (y - X * ts)
+    kkt, rhs = sp.linear_eq_to_matrix(equations, unknowns)
+    solution = kkt.LUsolve(rhs)[:d_cols, 0]
+    textbook = ts + X.T * _symmetric_inverse(X * X.T) * (y - X * ts)
     return KKTDerivation(X, y, ts, lagrangian, solution, textbook)
+
+
+def _symmetric_inverse(gram: sp.Matrix) -> sp.Matrix:
+    """gram⁻¹ as adj/det, computed for a generic symmetric matrix of fresh symbols and then
+    substituted (inverting the expanded Gram entries directly takes minutes at 3 × 6)."""
+    m = gram.rows
+    entries = {(i, j): sp.Dummy(f"g{i}{j}") for i in range(m) for j in range(i, m)}
+    generic = sp.Matrix(m, m, lambda i, j: entries[min(i, j), max(i, j)])
+    inverse = generic.adjugate(method="berkowitz") / generic.det(method="berkowitz")
+    return inverse.subs({g: gram[i, j] for (i, j), g in entries.items()})
 
 
 @dataclass(frozen=True)
@@ -232,27 +320,53 @@ def derive_gradient_descent() -> GradientDescentDerivation:
     )
 
 
+def _gd_progress(x: Any, k: Any) -> Any:
+    """1 − (1 − x)^k for x = ημ ≥ 0 and an integer k ≥ 0: how far k GD steps have moved a
+    row-space coordinate from e₀ towards b/μ.
+
+    SymPy input gives the expression itself. Floats/arrays are evaluated without forming
+    1 − x (whose rounding would be amplified k-fold: at x = 10⁻¹⁵, k = 10¹⁵ it is a 5% error):
+    (1 − x)^k = ±exp(k·ln|1 − x|) with ln|1 − x| = log1p(−x) for x < 1, and 1 − exp(t) as
+    −expm1(t), so a tiny step moves a coordinate by k·x to full relative precision.
+    """
+    if isinstance(x, sp.Basic) or isinstance(k, sp.Basic):
+        return 1 - (1 - x) ** k
+    xa = np.asarray(x, dtype=np.float64)
+    if k == 0:
+        return np.zeros_like(xa)
+    kf = float(k) if k < 2**1000 else math.inf
+    with np.errstate(divide="ignore", over="ignore", invalid="ignore"):
+        log_mod = np.where(xa < 1.0, np.log1p(-np.minimum(xa, 1.0)), np.log(np.abs(xa - 1.0)))
+        t = np.where(log_mod == 0.0, 0.0, kf * log_mod)  # k·ln|1 − x| (0·inf guarded)
+        negative = (xa > 1.0) & (k % 2 == 1)  # (1 − x)^k < 0
+        return np.where(negative, 1.0 + np.exp(t), -np.expm1(t))
+
+
 def _form_row_solution(k: Any, eta: Any, mu: Any, b: Any, e0: Any) -> Any:
-    """Shipped ``derive_gradient_descent().row_solution``: b/μ + (e₀ − b/μ)(1 − ημ)^k.
+    """Shipped ``derive_gradient_descent().row_solution``: b/μ + (e₀ − b/μ)(1 − ημ)^k,
+    written as e₀ + (b/μ − e₀)·(1 − (1 − ημ)^k) (see :func:`_gd_progress`).
 
     Plain arithmetic (works on floats, arrays and SymPy symbols); the test suite checks that
     it simplifies to the ``rsolve`` solution.
     """
     steady = b / mu
-    return steady + (e0 - steady) * (1 - eta * mu) ** k
+    return e0 + (steady - e0) * _gd_progress(eta * mu, k)
 
 
 def gd_stability_limit(X: ArrayLike) -> float:
-    """Largest stable GD step for L(θ) = (1/2n)‖Xθ − y‖²: 2/λ_max(XᵀX/n).
+    """Largest stable GD step for L(θ) = (1/2n)‖Xθ − y‖²: 2/λ_max(XᵀX/n) = 2n/σ_max(X)².
 
     From :func:`derive_gradient_descent`: a step η is stable iff η < 2/μ for every
-    eigenvalue μ of XᵀX/n.
+    eigenvalue μ of XᵀX/n. X is rescaled by a power of 2 first, so any representable X
+    works; an InputError names X when the limit itself is not a normal float64.
     """
     Xa = checks.as_matrix(X, "X")
-    mu_max = float(np.linalg.norm(Xa, 2) ** 2 / Xa.shape[0])
+    Xu, ex = _unit(Xa)
+    mu_max = float(np.linalg.norm(Xu, 2) ** 2 / Xu.shape[0])
     if mu_max == 0.0:
         raise InputError("X must not be all zeros (no stability limit: the loss is flat)")
-    return 2.0 / mu_max
+    limit = 2.0 / mu_max
+    return _scaled(limit, -2 * ex, "the stability limit 2n/sigma_max(X)^2", normal=True)
 
 
 def gd_iterate(X: ArrayLike, y: ArrayLike, theta_s: ArrayLike, step: float, k: int) -> FloatArray:
@@ -260,28 +374,41 @@ def gd_iterate(X: ArrayLike, y: ArrayLike, theta_s: ArrayLike, step: float, k: i
 
     θ_k = θ_S + Σ_{μ_i>0} (e_k(μ_i) − v_iᵀθ_S) v_i, with e_k the derived row-space solution
     b/μ + (e₀ − b/μ)(1 − ημ)^k; null-space coordinates stay at their θ_S values.
-    Loss convention (1/2n)‖Xθ − y‖², so μ_i are eigenvalues of XᵀX/n. Any k ≥ 0 and any
-    step > 0 are accepted (the formula also describes divergence above 2/μ_max).
+    Loss convention (1/2n)‖Xθ − y‖², so μ_i = s_i²/n are eigenvalues of XᵀX/n (s_i the
+    singular values of X) and b/μ = u_iᵀy/s_i. Any k ≥ 0 and any step > 0 are accepted (the
+    formula also describes divergence above 2/μ_max); an iterate that overflows float64 is
+    an InputError. X is rescaled by a power of 2, so tiny and huge designs work, and
+    (1 − ημ)^k is evaluated without rounding 1 − ημ (accurate for any k).
     """
     Xa, ya = checks.design_and_labels(X, y)
     ts = checks.as_vector(theta_s, "theta_s", Xa.shape[1])
     eta = checks.positive(step, "step")
     k = checks.positive_int(k, "k", minimum=0)
+    if k == 0:
+        return ts
     n = Xa.shape[0]
-    _, s, vt = np.linalg.svd(Xa, full_matrices=False)
+    Xu, ex = _unit(Xa)  # X = Xu·2^ex: singular values s·2^ex, same singular vectors
+    u, s, vt = np.linalg.svd(Xu, full_matrices=False)
     keep = s > s[0] * max(Xa.shape) * np.finfo(np.float64).eps
-    s, vt = s[keep], vt[keep]
-    mu = s**2 / n
-    b = vt @ (Xa.T @ ya) / n
-    e0 = vt @ ts
-    with np.errstate(over="ignore", invalid="ignore"):
-        ek = _form_row_solution(k, eta, mu, b, e0)
-    if not np.all(np.isfinite(ek)):
+    u, s, vt = u[:, keep], s[keep], vt[keep]
+    with np.errstate(over="ignore", under="ignore", invalid="ignore"):
+        steady = np.ldexp((u.T @ ya) / s, -ex)  # b/μ = u_iᵀy/s_i
+        eta_mu = np.ldexp(eta * s**2 / n, 2 * ex)  # η·μ_i
+        e0 = vt @ ts
+        # The shipped form uses b and μ only through b/μ and ημ: pass those (μ = 1).
+        ek = _form_row_solution(k, eta_mu, 1.0, steady, e0)
+        theta = ts + vt.T @ (ek - e0)
+    if not np.all(np.isfinite(steady)):
         raise InputError(
-            f"step={eta!r}, k={k}: the iterate overflows float64 (a step above "
-            f"2/mu_max = {2.0 / float(np.max(mu)):.6g} makes |1 - step*mu|^k grow)"
+            "X is too small for y: the least-squares coordinates u_i^T y / s_i overflow float64"
         )
-    return np.asarray(ts + vt.T @ (ek - e0), dtype=np.float64)
+    if not np.all(np.isfinite(theta)):
+        raise InputError(
+            f"step={eta!r}, k={k}: the iterate overflows float64 (step*mu_max = "
+            f"{float(np.max(eta_mu)):.3g} for this X; above 2, i.e. above the stability "
+            f"limit 2/mu_max, |1 - step*mu|^k grows)"
+        )
+    return np.asarray(theta, dtype=np.float64)
 
 
 def finetuned_weights(X: ArrayLike, y: ArrayLike, theta_s: ArrayLike) -> FloatArray:
@@ -396,6 +523,17 @@ def _design_cov(X: FloatArray, cov: ArrayLike | None) -> FloatArray:
     return np.eye(d) if cov is None else checks.as_cov(cov, d)
 
 
+def _noise_trace(s2: float, pinv: FloatArray, S: FloatArray, shift: int, what: str) -> float:
+    """s2·tr(pinvᵀ S pinv)·2^shift with every factor rescaled to unit size first."""
+    if s2 == 0.0:
+        return 0.0
+    Pu, ep = _unit(pinv)
+    Su, es = _unit(S)
+    m2, e2 = math.frexp(s2)
+    core = m2 * float(np.trace(Pu.T @ Su @ Pu))
+    return _scaled(core, shift + 2 * ep + es + e2, what)
+
+
 def risk_terms(
     X: ArrayLike,
     noise: ArrayLike,
@@ -407,20 +545,26 @@ def risk_terms(
 
     bias = Δᵀ(I − P)Σ(I − P)Δ, cross = 2Δᵀ(I − P)ΣX⁺ξ, variance = ξᵀX⁺ᵀΣX⁺ξ with
     Δ = θ_S − θ_T, P = X⁺X, labels y = Xθ_T + ξ. Parameters: X (n, d), noise ξ (n,),
-    theta_s and theta_t (d,), cov Σ (d, d) symmetric PSD (default identity).
+    theta_s and theta_t (d,), cov Σ (d, d) symmetric PSD (default identity). Every input is
+    rescaled by a power of 2 before the algebra, so any representable magnitudes work; a
+    term whose value overflows float64 is an InputError naming its inputs.
     """
     Xa = checks.as_matrix(X, "X")
     n, d = Xa.shape
     xi = checks.as_vector(noise, "noise", n)
-    delta = checks.as_vector(theta_s, "theta_s", d) - checks.as_vector(theta_t, "theta_t", d)
+    ts = checks.as_vector(theta_s, "theta_s", d)
+    tt = checks.as_vector(theta_t, "theta_t", d)
     sig = _design_cov(Xa, cov)
-    pinv = np.linalg.pinv(Xa)
-    resid = delta - pinv @ (Xa @ delta)  # (I − P)Δ
-    lifted = pinv @ xi  # X⁺ξ
+    du, ed = _scaled_difference(ts, tt)  # Δ = du·2^ed
+    xu, en = _unit(xi)  # ξ = xu·2^en
+    Xu, ex = _unit(Xa)  # X = Xu·2^ex, X⁺ = pinv·2^-ex, P = pinv·Xu
+    pinv = np.linalg.pinv(Xu)
+    resid = du - pinv @ (Xu @ du)  # (I − P)Δ
+    lifted = pinv @ xu  # X⁺ξ, in units of 2^(en − ex)
     return RiskTerms(
-        bias=float(resid @ sig @ resid),
-        cross=float(2.0 * resid @ sig @ lifted),
-        variance=float(lifted @ sig @ lifted),
+        bias=_quad(resid, sig, resid, 2 * ed, "the bias term (from theta_s - theta_t, cov)"),
+        cross=_quad(2.0 * resid, sig, lifted, ed + en - ex, "the cross term (theta_s, noise, X)"),
+        variance=_quad(lifted, sig, lifted, 2 * (en - ex), "the variance term (noise, X, cov)"),
     )
 
 
@@ -431,26 +575,38 @@ def expected_risk_given_design(
     cov: ArrayLike | None = None,
     noise_var: float = 0.0,
 ) -> float:
-    """L2 averaged over label noise: Δᵀ(I − P)Σ(I − P)Δ + σ² tr(X⁺ᵀΣX⁺) for a fixed X."""
+    """L2 averaged over label noise: Δᵀ(I − P)Σ(I − P)Δ + σ² tr(X⁺ᵀΣX⁺) for a fixed X.
+
+    Inputs are rescaled by powers of 2 (any representable magnitudes work); a risk that
+    overflows float64 is an InputError naming its inputs.
+    """
     Xa = checks.as_matrix(X, "X")
     d = Xa.shape[1]
     s2 = checks.nonnegative(noise_var, "noise_var")
-    delta = checks.as_vector(theta_s, "theta_s", d) - checks.as_vector(theta_t, "theta_t", d)
+    ts = checks.as_vector(theta_s, "theta_s", d)
+    tt = checks.as_vector(theta_t, "theta_t", d)
     sig = _design_cov(Xa, cov)
-    pinv = np.linalg.pinv(Xa)
-    resid = delta - pinv @ (Xa @ delta)
-    return float(resid @ sig @ resid + s2 * np.trace(pinv.T @ sig @ pinv))
+    du, ed = _scaled_difference(ts, tt)
+    Xu, ex = _unit(Xa)
+    pinv = np.asarray(np.linalg.pinv(Xu), dtype=np.float64)
+    resid = du - pinv @ (Xu @ du)
+    bias = _quad(resid, sig, resid, 2 * ed, "the bias term (from theta_s - theta_t, cov)")
+    variance = _noise_trace(s2, pinv, sig, -2 * ex, "the variance term (noise_var, X, cov)")
+    return _scaled(bias + variance, 0, "the expected risk (theta_s, theta_t, noise_var)")
 
 
 def excess_risk(theta: ArrayLike, theta_t: ArrayLike, cov: ArrayLike | None = None) -> float:
     """R(θ) = (θ − θ_T)ᵀΣ(θ − θ_T) = E_x[(θ·x − θ_T·x)²] for x ~ N(0, Σ).
 
     Excess risk: the label noise σ² is not included. ``cov`` defaults to the identity.
+    θ − θ_T and Σ are rescaled by powers of 2 (no spurious overflow); a risk that overflows
+    float64 is an InputError.
     """
     th = checks.as_vector(theta, "theta")
-    diff = th - checks.as_vector(theta_t, "theta_t", th.shape[0])
+    tt = checks.as_vector(theta_t, "theta_t", th.shape[0])
     sig = np.eye(th.shape[0]) if cov is None else checks.as_cov(cov, th.shape[0])
-    return float(diff @ sig @ diff)
+    diff, e = _scaled_difference(th, tt)
+    return _quad(diff, sig, diff, 2 * e, "the excess risk (from theta - theta_t, cov)")
 
 
 # ======================================================================================
@@ -567,10 +723,11 @@ def expected_risk_isotropic(n: int, d: int, delta_sq: float, noise_var: float = 
     s2 = checks.nonnegative(noise_var, "noise_var")
     if s2 == 0.0 or n == 0:
         return float(max(0.0, 1.0 - n / d) * D)
+    what = "the expected risk (from delta_sq, noise_var)"
     if n <= d - 2:
-        return float(_form_risk_under(n, d, D, s2))
+        return _scaled(float(_form_risk_under(n, d, D, s2)), 0, what)
     if n >= d + 2:
-        return float(_form_risk_over(n, d, D, s2))
+        return _scaled(float(_form_risk_over(n, d, D, s2)), 0, what)
     raise InputError(
         f"expected_risk_isotropic: with noise_var > 0 the expected risk is infinite for "
         f"d - 2 < n < d + 2 (inverse Wishart mean), got n={n}, d={d}"
@@ -614,23 +771,34 @@ def sample_complexity(epsilon: float, delta_sq: float, d: int) -> int:
     """Smallest n with noiseless expected excess risk (1 − n/d)‖Δ‖² ≤ ε (isotropic design).
 
     n(ε) = ⌈d(1 − ε/‖Δ‖²)⌉, or 0 when ε ≥ ‖Δ‖². Pass delta_sq = ‖θ_T‖² for training from
-    scratch (θ_S = 0). A relative slack of 1e-12 guards the ceiling against rounding.
+    scratch (θ_S = 0). The shipped form is evaluated in exact rational arithmetic on the
+    float inputs (fractions.Fraction), so the ceiling is exact for every d (a float
+    evaluation carries an error of order d·ε_mach, which at d = 10¹⁵ is a sample or more).
     """
     eps = checks.positive(epsilon, "epsilon")
     D = checks.nonnegative(delta_sq, "delta_sq")
     d = checks.positive_int(d, "d")
     if eps >= D:
         return 0
-    raw = float(_form_n_finetune(d, D, eps))
-    return max(0, math.ceil(raw - 1e-12 * d))
+    raw: Fraction = _form_n_finetune(Fraction(d), Fraction(D), Fraction(eps))
+    return max(0, math.ceil(raw))
 
 
 def sample_complexity_ratio(epsilon: float, delta_sq: float, theta_t_sq: float, d: int) -> float:
-    """n_FT(ε)/n_scratch(ε) with integer sample sizes (inf when scratch needs 0 but FT > 0)."""
+    """n_FT(ε)/n_scratch(ε) with integer sample sizes from :func:`sample_complexity`.
+
+    Defined only when training from scratch needs samples (epsilon < theta_t_sq); otherwise
+    the ratio n_FT/0 is undefined (0/0 or +∞) and an InputError is raised.
+    """
+    checks.nonnegative(theta_t_sq, "theta_t_sq")  # named here: sample_complexity says delta_sq
     n_ft = sample_complexity(epsilon, delta_sq, d)
     n_sc = sample_complexity(epsilon, theta_t_sq, d)
     if n_sc == 0:
-        return 0.0 if n_ft == 0 else math.inf
+        raise InputError(
+            f"sample_complexity_ratio is undefined when training from scratch needs no "
+            f"samples: epsilon={epsilon!r} >= theta_t_sq={theta_t_sq!r} (n_FT = {n_ft}, "
+            f"n_scratch = 0)"
+        )
     return n_ft / n_sc
 
 
@@ -705,26 +873,56 @@ def derive_two_level_fixed_point() -> tuple[sp.Expr, sp.Expr]:
     return eq, positive_roots[0]
 
 
-def hmrt_c0(eigenvalues: ArrayLike, gamma: float) -> float:
-    """The unique c₀ > 0 with (1/d)Σ_i 1/(1 + c₀γλ_i) = 1 − 1/γ (γ = d/n > 1).
-
-    The left side decreases strictly from 1 to 0 in c₀, so the root is unique; it is
-    bracketed in [1/(2γ(γ−1)λ_max), 2/(γ(γ−1)λ_min)] and found by Brent's method to
-    relative precision ~4 ulp.
-    """
-    lam = checks.as_eigenvalues(eigenvalues)
+def _gamma_above_one(gamma: float) -> float:
     gam = checks.positive(gamma, "gamma")
     if gam <= 1.0:
         raise InputError(f"gamma = d/n must be > 1 (interpolation regime), got {gam!r}")
-    target = 1.0 - 1.0 / gam
+    return gam
 
-    def f(c: float) -> float:
-        return float(np.mean(1.0 / (1.0 + c * gam * lam))) - target
 
-    lo = 0.5 / (gam * (gam - 1.0) * lam.max())
-    hi = 2.0 / (gam * (gam - 1.0) * lam.min())
-    root = optimize.brentq(f, lo, hi, xtol=1e-300, rtol=4 * np.finfo(float).eps, maxiter=1000)
-    return float(root)
+def _hmrt_u(lam: FloatArray, gam: float) -> float:
+    """u = c₀γ for a spectrum ``lam`` with max in [0.5, 1): the root of
+    mean uλ/(1 + uλ) = 1/γ.
+
+    This is the HMRT fixed point mean 1/(1 + c₀γλ) = 1 − 1/γ with both sides subtracted
+    from 1, so that 1/γ is never rounded into 1 − 1/γ (that loses γ·ε_mach relative: 10⁻¹⁰
+    at γ = 10⁶). The left side increases strictly from 0 to 1 in u; it is below 1/γ at
+    u = 1/(2(γ−1)λ_max) and above it at 2/((γ−1)λ_min), and Brent's method finds the root
+    to relative precision ~4 ulp.
+    """
+    target = 1.0 / gam
+
+    def f(u: float) -> float:
+        x = u * lam
+        return float(np.mean(x / (1.0 + x))) - target
+
+    lo = 0.5 / (gam - 1.0) / float(lam.max())
+    hi = 2.0 / (gam - 1.0) / float(lam.min())
+    if not (math.isfinite(hi) and f(lo) < 0.0 < f(hi)):
+        raise InputError(
+            f"gamma={gam!r} is too close to 1 for these eigenvalues: the HMRT fixed point "
+            f"c0 ~ 1/(gamma (gamma - 1) lambda_min) cannot be bracketed in float64"
+        )
+    xtol = max(lo * np.finfo(np.float64).eps, float(np.finfo(np.float64).smallest_subnormal))
+    return float(optimize.brentq(f, lo, hi, xtol=xtol, rtol=4 * np.finfo(float).eps, maxiter=1000))
+
+
+def hmrt_c0(eigenvalues: ArrayLike, gamma: float) -> float:
+    """The unique c₀ > 0 with (1/d)Σ_i 1/(1 + c₀γλ_i) = 1 − 1/γ (γ = d/n > 1).
+
+    The left side decreases strictly from 1 to 0 in c₀, so the root is unique. It is solved
+    for u = c₀γ on the spectrum rescaled by a power of 2 (c₀ scales as 1/λ), in the form
+    mean uλ/(1 + uλ) = 1/γ that keeps full precision for large γ (see :func:`_hmrt_u`),
+    bracketed in [1/(2(γ−1)λ_max), 2/((γ−1)λ_min)] and found by Brent's method to relative
+    precision ~4 ulp. An InputError names gamma/eigenvalues when c₀ is not a normal float64.
+    """
+    lam = checks.as_eigenvalues(eigenvalues)
+    gam = _gamma_above_one(gamma)
+    lam_u, e = _unit(lam)  # λ = λ_u·2^e, so c₀ = (u/γ)·2^-e
+    u = _hmrt_u(lam_u, gam)
+    mu, eu = math.frexp(u)
+    mg, eg = math.frexp(gam)
+    return _scaled(mu / mg, eu - eg - e, "c0 (from gamma and eigenvalues)", normal=True)
 
 
 def asymptotic_risk(
@@ -740,15 +938,21 @@ def asymptotic_risk(
     where b_i = ⟨Δ, v_i⟩ are the coordinates of Δ = θ_S − θ_T (or θ_T − θ_S: only b_i²
     enters) in the eigenbasis of Σ. The spectrum is the discrete measure (1/d)Σδ_{λ_i};
     the excess risk (without test noise) is bias + variance. Regime: n, d → ∞, γ = d/n > 1.
+    Evaluated with u = c₀γ on the spectrum and b rescaled by powers of 2 (γc₀A/Bq is scale
+    free, the bias scales as λ·b²), so any representable inputs work; a bias or variance
+    that overflows float64 is an InputError.
     """
     lam = checks.as_eigenvalues(eigenvalues)
     b = checks.as_vector(delta_coords, "delta_coords", lam.shape[0])
     s2 = checks.nonnegative(noise_var, "noise_var")
-    gam = checks.positive(gamma, "gamma")
-    c0 = hmrt_c0(lam, gam)
-    denom = (1.0 + c0 * gam * lam) ** 2
-    a_mean = float(np.mean(lam**2 / denom))
-    bq_mean = float(np.mean(lam / denom))
-    factor = gam * c0 * a_mean / bq_mean
-    bias = (1.0 + factor) * float(np.sum(b**2 * lam / denom))
-    return bias, s2 * factor
+    gam = _gamma_above_one(gamma)
+    lam_u, e = _unit(lam)
+    b_u, eb = _unit(b)
+    u = _hmrt_u(lam_u, gam)  # c₀γ in the units of lam_u
+    denom = (1.0 + u * lam_u) ** 2
+    a_mean = float(np.mean(lam_u**2 / denom))
+    bq_mean = float(np.mean(lam_u / denom))
+    factor = u * a_mean / bq_mean
+    core = (1.0 + factor) * float(np.sum(b_u**2 * lam_u / denom))
+    bias = _scaled(core, e + 2 * eb, "the bias (from delta_coords and eigenvalues)")
+    return bias, _scaled(s2 * factor, 0, "the variance (from noise_var)")

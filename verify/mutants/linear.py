@@ -11,8 +11,8 @@ MUTANTS: tuple[Mutant, ...] = (
     Mutant(
         "L1-gd-factor-exponent",
         "symbolic/linear.py",
-        "return steady + (e0 - steady) * (1 - eta * mu) ** k",
-        "return steady + (e0 - steady) * (1 - eta * mu) ** (k + 1)",
+        "return e0 + (steady - e0) * _gd_progress(eta * mu, k)",
+        "return e0 + (steady - e0) * _gd_progress(eta * mu, k + 1)",
         "GD row-space transient (1 - eta mu)^k -> (1 - eta mu)^(k+1) (off-by-one step count)",
         catch=("L1-gd-trajectory",),
         planted=True,
@@ -20,8 +20,8 @@ MUTANTS: tuple[Mutant, ...] = (
     Mutant(
         "L1-gd-factor-half-step",
         "symbolic/linear.py",
-        "return steady + (e0 - steady) * (1 - eta * mu) ** k",
-        "return steady + (e0 - steady) * (1 - eta * mu / 2) ** k",
+        "return e0 + (steady - e0) * _gd_progress(eta * mu, k)",
+        "return e0 + (steady - e0) * _gd_progress(eta * mu / 2, k)",
         "GD contraction factor (1 - eta mu) -> (1 - eta mu/2) (gradient of (1/n)|r|^2 vs "
         "(1/2n)|r|^2 convention mixed up)",
         catch=("L1-gd-trajectory",),
@@ -29,8 +29,8 @@ MUTANTS: tuple[Mutant, ...] = (
     Mutant(
         "L1-stability-limit-one",
         "symbolic/linear.py",
-        "    return 2.0 / mu_max\n",
-        "    return 1.0 / mu_max\n",
+        "    limit = 2.0 / mu_max\n",
+        "    limit = 1.0 / mu_max\n",
         "GD stability limit 2/mu_max -> 1/mu_max (the default step mistaken for the limit)",
         catch=("L1-gd-trajectory",),
         planted=True,
@@ -38,8 +38,8 @@ MUTANTS: tuple[Mutant, ...] = (
     Mutant(
         "L1-stability-limit-four",
         "symbolic/linear.py",
-        "    return 2.0 / mu_max\n",
-        "    return 4.0 / mu_max\n",
+        "    limit = 2.0 / mu_max\n",
+        "    limit = 4.0 / mu_max\n",
         "GD stability limit 2/mu_max -> 4/mu_max (eigenvalue of X^T X/(2n) used)",
         catch=("L1-gd-trajectory",),
         planted=True,
@@ -47,8 +47,8 @@ MUTANTS: tuple[Mutant, ...] = (
     Mutant(
         "L1-stability-limit-per-d",
         "symbolic/linear.py",
-        "mu_max = float(np.linalg.norm(Xa, 2) ** 2 / Xa.shape[0])",
-        "mu_max = float(np.linalg.norm(Xa, 2) ** 2 / Xa.shape[1])",
+        "mu_max = float(np.linalg.norm(Xu, 2) ** 2 / Xu.shape[0])",
+        "mu_max = float(np.linalg.norm(Xu, 2) ** 2 / Xu.shape[1])",
         "stability limit from the eigenvalues of X^T X/d instead of X^T X/n (1/d for 1/n)",
         catch=("L1-gd-trajectory",),
         planted=True,
@@ -68,24 +68,24 @@ MUTANTS: tuple[Mutant, ...] = (
     Mutant(
         "L2-cross-missing-factor-2",
         "symbolic/linear.py",
-        "cross=float(2.0 * resid @ sig @ lifted),",
-        "cross=float(resid @ sig @ lifted),",
+        "cross=_quad(2.0 * resid, sig, lifted,",
+        "cross=_quad(resid, sig, lifted,",
         "cross term 2 Delta^T (I-P) Sigma X^+ xi loses its factor 2",
         catch=("L2-risk-decomposition",),
     ),
     Mutant(
         "L2-terms-wrong-projector",
         "symbolic/linear.py",
-        "resid = delta - pinv @ (Xa @ delta)  # (I − P)Δ",
-        "resid = pinv @ (Xa @ delta)  # (I − P)Δ",
+        "resid = du - pinv @ (Xu @ du)  # (I − P)Δ",
+        "resid = pinv @ (Xu @ du)  # (I − P)Δ",
         "risk_terms uses P Delta where (I - P) Delta is meant (wrong projector)",
         catch=("L2-risk-decomposition", "L-exact-cases"),
     ),
     Mutant(
         "L2-noise-variance-drops-cov",
         "symbolic/linear.py",
-        "return float(resid @ sig @ resid + s2 * np.trace(pinv.T @ sig @ pinv))",
-        "return float(resid @ sig @ resid + s2 * np.trace(pinv.T @ pinv))",
+        "variance = _noise_trace(s2, pinv, sig, -2 * ex,",
+        "variance = _noise_trace(s2, pinv, np.eye(d), -2 * ex,",
         "expected_risk_given_design: variance sigma^2 tr(X^+T Sigma X^+) -> sigma^2 tr(X^+T X^+) "
         "(Sigma dropped)",
         catch=("L2-noise-average",),
@@ -131,7 +131,7 @@ MUTANTS: tuple[Mutant, ...] = (
     Mutant(
         "L-sample-complexity-floor",
         "symbolic/linear.py",
-        "return max(0, math.ceil(raw - 1e-12 * d))",
+        "return max(0, math.ceil(raw))",
         "return max(0, math.floor(raw))",
         "sample_complexity rounds n(eps) = d(1 - eps/|Delta|^2) down instead of up (the "
         "returned n then misses the target risk)",
@@ -144,17 +144,18 @@ MUTANTS: tuple[Mutant, ...] = (
     Mutant(
         "L4-c0-fixed-point-target",
         "symbolic/linear.py",
-        "    target = 1.0 - 1.0 / gam\n",
         "    target = 1.0 / gam\n",
+        "    target = 1.0 - 1.0 / gam\n",
         "HMRT fixed point mean 1/(1 + c0 gamma lambda) = 1 - 1/gamma -> = 1/gamma "
-        "(n/d in place of 1 - n/d)",
+        "(n/d in place of 1 - n/d; in the code's form mean u lambda/(1 + u lambda) = 1/gamma, "
+        "u = c0 gamma, the target 1/gamma becomes 1 - 1/gamma)",
         catch=("L4-asymptotic-risk",),
     ),
     Mutant(
         "L4-factor-drops-gamma",
         "symbolic/linear.py",
-        "factor = gam * c0 * a_mean / bq_mean",
-        "factor = c0 * a_mean / bq_mean",
+        "factor = u * a_mean / bq_mean",
+        "factor = u / gam * a_mean / bq_mean",
         "HMRT variance factor gamma c0 A/Bq loses its gamma",
         catch=("L4-asymptotic-risk",),
     ),
@@ -180,8 +181,8 @@ MUTANTS: tuple[Mutant, ...] = (
     Mutant(
         "L-mc-stderr-no-sqrt-m",
         "numeric/linear.py",
-        'se = float(np.std(values, ddof=1) / np.sqrt(m)) if m > 1 else float("inf")',
-        'se = float(np.std(values, ddof=1)) if m > 1 else float("inf")',
+        "se = float(np.std(unit, ddof=1) / np.sqrt(m)) * top",
+        "se = float(np.std(unit, ddof=1)) * top",
         "MonteCarloEstimate.stderr is the sample SD s, not s/sqrt(M) (expected_risk_mc, "
         "population_risk_mc)",
         catch=(),
@@ -193,8 +194,8 @@ MUTANTS: tuple[Mutant, ...] = (
     Mutant(
         "L-data-label-noise-variance",
         "numeric/data.py",
-        "return np.asarray(clean + sd * as_generator(rng).standard_normal(clean.shape)",
-        "return np.asarray(clean + sd**2 * as_generator(rng).standard_normal(clean.shape)",
+        "clean + sd * as_generator(rng).standard_normal(clean.shape)",
+        "clean + sd**2 * as_generator(rng).standard_normal(clean.shape)",
         "labels scale the noise by sigma^2 instead of sigma (std and variance confused)",
         catch=("L3-expected-risk", "L4-asymptotic-risk"),
     ),
@@ -218,8 +219,8 @@ MUTANTS: tuple[Mutant, ...] = (
     Mutant(
         "L-data-teacher-alpha-epsilon-swapped",
         "numeric/data.py",
-        "return np.asarray(a * ts + e * zeta, dtype=np.float64)",
-        "return np.asarray(e * ts + a * zeta, dtype=np.float64)",
+        "np.asarray(a * ts + e * zeta, dtype=np.float64)",
+        "np.asarray(e * ts + a * zeta, dtype=np.float64)",
         "synthetic_teacher returns eps theta_S + alpha zeta instead of alpha theta_S + eps zeta",
         catch=("L3-expected-risk",),
     ),

@@ -30,6 +30,7 @@ import inspect
 import json
 import math
 import os
+import re
 import signal
 import warnings
 from collections import Counter
@@ -388,6 +389,25 @@ def _call(target: Target, kwargs: dict[str, Any]) -> tuple[str, Any]:
         return "other", exc
 
 
+def _names(name: str, message: str) -> bool:
+    """Whether ``message`` names the parameter ``name`` as a whole word ("y" is not named
+    by "only", "X" not by "X_source")."""
+    return re.search(rf"(?<![A-Za-z0-9_]){re.escape(name)}(?![A-Za-z0-9_])", message) is not None
+
+
+def _verified(target: Target, kwargs: dict[str, Any], value: Any) -> str | None:
+    """The target's independent check of a returned value (a crash in it is a defect too)."""
+    if target.verify is None:
+        return None
+    try:
+        with _time_limit(target.timeout):
+            return target.verify(kwargs, value)
+    except _Timeout:
+        return "its reference check did not finish"
+    except Exception as exc:
+        return f"its reference check raised {type(exc).__name__}: {str(exc)[:120]}"
+
+
 def judge(target: Target, rng_seed: int, arg: str | None, kind: Kind | None) -> tuple[str, str]:
     """Run one fuzzed call; return (outcome, defect description or "")."""
     kwargs = target.valid(np.random.default_rng(rng_seed))
@@ -398,7 +418,7 @@ def judge(target: Target, rng_seed: int, arg: str | None, kind: Kind | None) -> 
             return status, f"{where}: the valid call failed: {status} {value!r}"
         if nonfinite(value):
             return "nonfinite", f"{where}: the valid call returned NaN/inf"
-        problem = target.verify(kwargs, value) if target.verify is not None else None
+        problem = _verified(target, kwargs, value)
         return ("wrong", f"{where}: {problem}") if problem else ("value", "")
     mutated = mutate(kwargs[arg], kind, np.random.default_rng(rng_seed + 1))
     bad = {**kwargs, arg: mutated}
@@ -409,7 +429,7 @@ def judge(target: Target, rng_seed: int, arg: str | None, kind: Kind | None) -> 
         return status, f"{where}: raised {type(value).__name__}: {str(value)[:160]}"
     if status == "refused":
         message = str(value)
-        if not any(name in message for name in target.parameter_names()):
+        if not any(_names(name, message) for name in target.parameter_names()):
             return "unnamed", f"{where}: message names no parameter: {message[:160]}"
         if kind == "list" and _call(target, kwargs)[0] == "value":
             return "refused", f"{where}: refused a list spelling of a valid array: {message}"
@@ -435,10 +455,9 @@ def judge(target: Target, rng_seed: int, arg: str | None, kind: Kind | None) -> 
         want = target.scaled(kwargs, arg, factor, base) if base_status == "value" else None
         if want is not None and not same_value(value, want, rtol=1e-6):
             return "wrong", f"{where}: breaks its scaling law"
-    if target.verify is not None:
-        problem = target.verify(bad, value)
-        if problem:
-            return "wrong", f"{where}: {problem}"
+    problem = _verified(target, bad, value)
+    if problem:
+        return "wrong", f"{where}: {problem}"
     return "value", ""
 
 

@@ -49,6 +49,7 @@ from numpy.typing import ArrayLike
 from finetune_theory import checks
 from finetune_theory.checks import FloatArray
 from finetune_theory.errors import ConvergenceError, InputError
+from finetune_theory.scaling import pow2_scale as _unit
 from numeric.data import RngLike, as_generator, labels, sample_sphere
 from numeric.linear import MonteCarloEstimate
 
@@ -109,14 +110,6 @@ def _bounded(count: int, what: str) -> None:
             f"{what} asks for {count} numbers, more than 2^28 = {_MAX_ENTRIES} in one array; "
             "use smaller sizes"
         )
-
-
-def _unit(a: FloatArray) -> tuple[FloatArray, int]:
-    """(a·2^-e, e) with max|a·2^-e| in [0.5, 1) (e = 0 for a zero array): an exact rescaling,
-    since multiplying by a power of two only changes the exponents."""
-    top = float(np.max(np.abs(a)))
-    e = 0 if top == 0.0 else math.frexp(top)[1]
-    return np.ldexp(a, -e), e
 
 
 def _log2_size(u: FloatArray, e: int) -> float:

@@ -97,9 +97,10 @@ _ENTRIES: dict[str, Provenance] = {
         "derived",
         """L1 at concrete sizes (default 2×3, at most 3×8) with symbolic entries.
         ``solution`` is SymPy's exact Gaussian elimination (``LUsolve``) of the KKT system of
-        min ½‖θ − θ_S‖² s.t. Xθ = y (∂L/∂θ = 0 and Xθ = y for the Lagrangian L). ``textbook`` θ_S + Xᵀ(XXᵀ)⁻¹(y − Xθ_S) is typed only as the
-        comparison form; the tests simplify the difference to zero. Concrete sizes only:
-        the general-(n, d) statement is derive_min_distance_interpolant_matrix (checked).""",
+        min ½‖θ − θ_S‖² s.t. Xθ = y (∂L/∂θ = 0 and Xθ = y for the Lagrangian L).
+        ``textbook`` θ_S + Xᵀ(XXᵀ)⁻¹(y − Xθ_S) is typed only as the comparison form; the
+        tests simplify the difference to zero. Concrete sizes only: the general-(n, d)
+        statement is derive_min_distance_interpolant_matrix (checked).""",
     ),
     "derive_min_distance_interpolant_matrix": _p(
         "checked",

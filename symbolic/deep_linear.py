@@ -38,6 +38,8 @@ from numpy.typing import ArrayLike
 from finetune_theory import checks
 from finetune_theory.checks import FloatArray
 from finetune_theory.errors import IllConditionedWarning, InputError
+from finetune_theory.scaling import ldexp_checked as _ldexp_checked
+from finetune_theory.scaling import pow2_scale as _pow2_scale
 from symbolic import _symbols as syms
 from symbolic._provenance import Provenance, provenance_of
 
@@ -444,31 +446,11 @@ class _Ratios:
     null_exp: int
 
 
-def _pow2_scale(a: FloatArray) -> tuple[FloatArray, int]:
-    """(a/2^e, e) with max|a/2^e| in [0.5, 1) (exact: only the exponent changes)."""
-    top = float(np.max(np.abs(a)))
-    if top == 0.0:
-        return a.copy(), 0
-    e = math.frexp(top)[1]
-    return np.ldexp(a, -e), e
-
-
 def _exponent_times(e: int, num: int, den: int) -> tuple[int, float]:
     """e·num/den = whole + frac with whole an int and frac in [0, 1) (exact integer
     division; frac = remainder/den is correctly rounded)."""
     whole, rest = divmod(e * num, den)
     return whole, rest / den
-
-
-def _ldexp_checked(x: float, e: int, what: str) -> float:
-    """x·2^e, or InputError naming ``what`` if it overflows (underflow rounds to 0)."""
-    try:
-        value = math.ldexp(x, e)
-    except OverflowError:
-        raise InputError(f"{what} overflows float64 (|value| > 1.8e308)") from None
-    if not math.isfinite(value):  # pragma: no cover - ldexp raises instead
-        raise InputError(f"{what} overflows float64 (|value| > 1.8e308)")
-    return value
 
 
 def _ldexp_vector(x: FloatArray, e: int, what: str) -> FloatArray:

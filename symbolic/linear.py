@@ -35,6 +35,7 @@ from scipy import optimize
 from finetune_theory import checks
 from finetune_theory.checks import FloatArray
 from finetune_theory.errors import InputError
+from finetune_theory.scaling import pow2_scale as _unit
 from symbolic import _symbols as syms
 from symbolic._provenance import Provenance, provenance_of
 
@@ -72,16 +73,6 @@ __all__ = [
 # ======================================================================================
 # float64 range: exact power-of-two scaling, so that no intermediate over- or underflows
 # ======================================================================================
-
-
-def _unit(a: FloatArray) -> tuple[FloatArray, int]:
-    """(u, e) with a = u·2^e and max|u| in [0.5, 1): an exact rescaling (only exponents
-    change). e = 0 for an all-zero array."""
-    top = float(np.max(np.abs(a)))
-    if top == 0.0:
-        return a, 0
-    e = math.frexp(top)[1]
-    return np.ldexp(a, -e), e
 
 
 def _scaled(value: float, shift: int, what: str, normal: bool = False) -> float:

@@ -48,6 +48,8 @@ from numpy.typing import ArrayLike
 from finetune_theory import checks
 from finetune_theory.checks import FloatArray
 from finetune_theory.errors import InputError
+from finetune_theory.scaling import ldexp_checked as _ldexp_checked
+from finetune_theory.scaling import pow2_scale as _pow2_scale
 from symbolic import _symbols as syms
 from symbolic import linear as sl
 from symbolic._provenance import Provenance, provenance_of
@@ -240,23 +242,6 @@ def _relu_expectation_psi(psi: FloatArray) -> FloatArray:
 
 def _orthant_psi(psi: FloatArray) -> FloatArray:
     return np.asarray(_form_orthant(np.asarray(psi, dtype=np.float64)), dtype=np.float64)
-
-
-def _pow2_scale(a: FloatArray) -> tuple[FloatArray, int]:
-    """(a/2^e, e) with max|a/2^e| in [0.5, 1) (exact: only the exponent changes)."""
-    top = float(np.max(np.abs(a)))
-    if top == 0.0:
-        return a.copy(), 0
-    e = math.frexp(top)[1]
-    return np.ldexp(a, -e), e
-
-
-def _ldexp_checked(x: float, e: int, what: str) -> float:
-    """x·2^e, or InputError naming ``what`` if it overflows (underflow rounds to 0)."""
-    try:
-        return math.ldexp(x, e)
-    except OverflowError:
-        raise InputError(f"{what} overflows float64 (|value| > 1.8e308)") from None
 
 
 def _unit_rows(X: ArrayLike, name: str, normalize: bool) -> tuple[FloatArray, FloatArray]:

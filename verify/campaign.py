@@ -372,8 +372,17 @@ def _sequential(
             display.tick()
 
     for task in tasks:
-        with signals.raising():
-            data = run_task(task, Sink())
+        try:
+            with signals.raising():
+                data = run_task(task, Sink())
+        except BaseException:
+            # The stop is raised wherever the claim happens to be; landing inside one of
+            # Hypothesis' own ``finally`` blocks it can surface as another exception (seen:
+            # IndexError from its capture stack). Once a signal arrived, any exception out
+            # of the claim is that stop.
+            if signals.signum is not None:
+                raise _StopRequest(signals.signum) from None
+            raise
         on_record(record_from_dict(data))
     signals.check()
 

@@ -33,6 +33,32 @@ from scipy.integrate import DOP853, Radau
 from finetune_theory.checks import FloatArray
 
 EPS = float(np.finfo(np.float64).eps)
+#: Smallest positive normal float64: the guard against division by zero in relative measures.
+TINY = float(np.finfo(np.float64).tiny)
+#: np.linalg.norm sums squares: a result in (SAFE_LOW, SAFE_HIGH) had no overflow and no
+#: significant underflow on the way (squares within (1e-300, 1e300)); otherwise
+#: :func:`safe_norm` recomputes it on a copy scaled by a power of two.
+SAFE_LOW, SAFE_HIGH = 1e-150, 1e150
+
+
+def safe_norm(a: FloatArray) -> float:
+    """‖a‖ (2-norm of a vector, Frobenius of a matrix) without spurious overflow/underflow:
+    the plain norm when it is safely in range, else the norm of a·2^(−e) (exact scaling)
+    times 2^e — inf only when the norm itself exceeds float64's range."""
+    with np.errstate(over="ignore", under="ignore"):
+        plain = float(np.linalg.norm(a))
+    if SAFE_LOW < plain < SAFE_HIGH:
+        return plain
+    top = float(np.max(np.abs(a))) if a.size else 0.0
+    if top == 0.0 or not math.isfinite(top):
+        return top
+    e = int(np.frexp(top)[1])
+    try:
+        return math.ldexp(float(np.linalg.norm(np.ldexp(a, -e))), e)
+    except OverflowError:
+        return math.inf
+
+
 #: Steps without the distance halving after which a run counts as stalled (see integrate).
 STALL_STEPS = 500
 #: ... counted only once the relative distance is below this (near the limit, where noise
@@ -75,7 +101,7 @@ class Design:
 
     def newton_distance(self, X: FloatArray, w: FloatArray, y: FloatArray) -> float:
         """‖X⁺(Xw − y)‖ = ‖S⁻¹Uᵀ(Xw − y)‖."""
-        return float(np.linalg.norm((self.U.T @ (X @ w - y)) / self.S))
+        return safe_norm((self.U.T @ (X @ w - y)) / self.S)
 
 
 def _products(sg: FloatArray) -> tuple[float, FloatArray]:
@@ -105,8 +131,11 @@ class ReducedSystem:
         self.design = design
         self.r = design.S.shape[0]
         b0 = design.Vt @ u
-        self.c = u - design.Vt.T @ b0
-        self.c_sq = float(self.c @ self.c)
+        # c = (I − P)u: exactly 0 when X has full column rank (P = I); computing it as
+        # u − VVᵀu would leave a rounding-level null part ~ε‖u‖ that the relative stopping
+        # rule would then measure against (a θ_S of norm 1e-201 "converged" at ‖w‖ ~ 1e-18).
+        self.c = np.zeros_like(u) if self.r == u.shape[0] else u - design.Vt.T @ b0
+        self.c_norm = safe_norm(self.c)
         self.z0 = np.concatenate([b0, np.asarray(sigmas, dtype=np.float64)])
         self.free = np.concatenate(
             [np.full(self.r, bool(mask[0])), np.asarray(mask[1:], dtype=bool)]
@@ -161,7 +190,7 @@ class ReducedSystem:
 
     def curvature(self) -> float:
         """‖∇²L(z_0)‖_F ≥ λ_max(∇²L) at the start (the Hessian is (r + N − 1)²)."""
-        return float(np.linalg.norm(self.jac(0.0, self.z0)))
+        return safe_norm(self.jac(0.0, self.z0))
 
     def monitor(self, z: FloatArray) -> tuple[float, float, float, float]:
         """(‖w‖, Newton distance ‖Pw − X⁺y‖, ‖∇L(w)‖, L(w))."""
@@ -169,18 +198,18 @@ class ReducedSystem:
         p, _ = _products(sg)
         S, n = self.design.S, self.design.n
         e = p * (S * b) - self.design.yt
-        wnorm = abs(p) * math.sqrt(self.c_sq + float(b @ b))
+        wnorm = abs(p) * math.hypot(self.c_norm, safe_norm(b))
         loss = 0.5 * (float(e @ e) + self.design.y_perp_sq) / n
         return (
             wnorm,
-            float(np.linalg.norm(p * b - self.ystar)),
-            float(np.linalg.norm(S * e)) / n,
+            safe_norm(p * b - self.ystar),
+            safe_norm(S * e) / n,
             loss,
         )
 
     def trainable_grad(self, z: FloatArray) -> float:
         """‖∂L/∂(trainable parameters)‖ (= that of the embedded full weights)."""
-        return float(np.linalg.norm(self.rhs(0.0, z)))
+        return safe_norm(self.rhs(0.0, z))
 
     def chain(self, z: FloatArray) -> tuple[FloatArray, FloatArray]:
         """(u, σ) of the width-one chain at state z."""
@@ -238,16 +267,16 @@ class FullSystem:
     def monitor(self, z: FloatArray) -> tuple[float, float, float, float]:
         _, w, loss, g = self.grad_pass(self.weights(z), self.X, self.y, [False] * len(self.mask))
         return (
-            float(np.linalg.norm(w)),
+            safe_norm(w),
             self.design.newton_distance(self.X, w, self.y),
-            float(np.linalg.norm(g)),
+            safe_norm(g),
             loss,
         )
 
     def trainable_grad(self, z: FloatArray) -> float:
         factors = self.grad_pass(self.weights(z), self.X, self.y, self.mask)[0]
-        return math.sqrt(
-            sum(float(f[0] @ f[0]) * float(f[1] @ f[1]) for f in factors if f is not None)
+        return safe_norm(
+            np.array([safe_norm(f[0]) * safe_norm(f[1]) for f in factors if f is not None])
         )
 
 
@@ -304,16 +333,19 @@ def integrate(
     converging further: if the distance (< STALL_BELOW) has not halved in STALL_STEPS steps,
     the run counts as converged when the distance ≤ stop_distance/``stall_accept`` (the target
     accuracy itself), else it stops
-    with a "stalled" reason instead of spending the budget.
+    with a "stalled" reason instead of spending the budget. With frozen layers the same rule
+    watches the relative trainable gradient (accepted at ≤ grad_rtol/``stall_accept``): before,
+    a frozen-layer run at an integrator tolerance above its gradient target spent its whole
+    step budget (1e6 DOP853 steps, minutes) at the noise floor.
     """
     z0 = system.z0
-    scale = max(float(np.max(np.abs(z0))) if z0.size else 1.0, 1e-300)
+    scale = max(float(np.max(np.abs(z0))) if z0.size else 1.0, TINY)
     atol = int_rtol * scale * min(max(shrink, 1e-12), 1.0)
     bound = horizon if math.isfinite(horizon) else np.inf
     start = time.perf_counter()
     # First step ≤ 1/λ̂ (λ̂ ≥ λ_max(∇²L) at z_0): scipy's own guess can overshoot by orders
     # of magnitude when the curvature is large (‖θ_S‖ ≫ 1), overflowing the first stages.
-    cap = min(1.0 / max(curvature, 1e-300), horizon if math.isfinite(horizon) else np.inf)
+    cap = min(1.0 / max(curvature, TINY), horizon if math.isfinite(horizon) else np.inf)
     first = cap if math.isfinite(cap) else None
     if method == "radau":
         assert isinstance(system, ReducedSystem)
@@ -334,19 +366,24 @@ def integrate(
     wnorm, dist, gnorm, loss = system.monitor(z0)
     all_free = system.all_free
     g0 = gnorm if all_free else system.trainable_grad(z0)
-    g0 = max(g0, 1e-300)
+    g0 = max(g0, TINY)
     losses = [loss]
     steps = 0
     reason = ""
-    history: list[tuple[float, float]] = [(0.0, dist / max(wnorm, 1e-300))]
+    history: list[tuple[float, float]] = [(0.0, dist / max(wnorm, TINY))]
 
-    def done(z: FloatArray, wn: float, dn: float, gn: float) -> bool:
+    target = stop_distance if all_free else grad_rtol
+
+    def progress(z: FloatArray, wn: float, dn: float) -> tuple[float, float]:
+        """(the stopping rule's measure, its threshold): the relative Newton distance with
+        every layer trainable, else the trainable gradient relative to its start."""
         if not all_free:
-            return system.trainable_grad(z) <= max(grad_rtol * g0, grad_floor)
-        return dn / max(wn, 1e-300) <= max(stop_distance, distance_floor(z))
+            return system.trainable_grad(z) / g0, max(grad_rtol, grad_floor / g0)
+        return dn / max(wn, TINY), max(stop_distance, distance_floor(z))
 
-    converged = done(z0, wnorm, dist, gnorm)
-    best = (dist / max(wnorm, 1e-300), 0)
+    measure, limit = progress(z0, wnorm, dist)
+    converged = measure <= limit
+    best = (measure, 0)
     finished = False
     while not converged:
         if steps >= max_steps:
@@ -367,20 +404,22 @@ def integrate(
         z = solver.y
         wnorm, dist, gnorm, loss = system.monitor(z)
         losses.append(loss)
-        if not math.isfinite(loss) or loss > 1e6 * max(losses[0], 1e-300):
+        if not math.isfinite(loss) or loss > 1e6 * max(losses[0], TINY):
             reason = f": the flow diverged (loss {loss:.3g})"
             break
-        rel = dist / max(wnorm, 1e-300)
+        rel = dist / max(wnorm, TINY)
         history.append((float(solver.t), rel))
-        converged = done(z, wnorm, dist, gnorm)
-        if rel <= 0.5 * best[0]:
-            best = (rel, steps)
-        elif all_free and rel < STALL_BELOW and steps - best[1] > STALL_STEPS and not converged:
-            if rel <= stop_distance / stall_accept:  # at the noise floor but within tol
+        measure, limit = progress(z, wnorm, dist)
+        converged = measure <= limit
+        if measure <= 0.5 * best[0]:
+            best = (measure, steps)
+        elif measure < STALL_BELOW and steps - best[1] > STALL_STEPS and not converged:
+            if measure <= target / stall_accept:  # at the noise floor but within tol
                 converged = True
                 break
+            what = "distance" if all_free else "trainable gradient"
             reason = (
-                f": stalled, the distance has not halved in {STALL_STEPS} steps (integrator "
+                f": stalled, the {what} has not halved in {STALL_STEPS} steps (integrator "
                 f"noise floor ~7 x its rtol {int_rtol:.3g}, or an ill-conditioned problem)"
             )
             break
@@ -402,7 +441,7 @@ def integrate(
         converged=bool(converged),
         finished=finished,
         losses=losses,
-        distance=dist / max(wnorm, 1e-300),
+        distance=dist / max(wnorm, TINY),
         rel_grad=rel_grad,
         reason=reason,
         seconds=time.perf_counter() - start,

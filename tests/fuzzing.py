@@ -39,6 +39,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
+import mpmath as mp
 import numpy as np
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -502,3 +503,23 @@ def fuzz_test(target: Target, max_examples: int = 40) -> Callable[[], None]:
             report.log()
 
     return test
+
+
+# --------------------------------------------------------------------------------------
+# Helpers for independent references (mpmath at high precision, from the float inputs)
+# --------------------------------------------------------------------------------------
+
+
+def as_array(value: Any) -> np.ndarray:
+    """A float64 array of what a target was called with (lists, int arrays)."""
+    return np.asarray(value, dtype=np.float64)
+
+
+def mp_vector(a: np.ndarray) -> Any:
+    """The exact float64 entries of ``a`` (flattened) as an mpmath column."""
+    return mp.matrix([mp.mpf(float(v)) for v in a.ravel()])
+
+
+def mp_matrix(a: np.ndarray) -> Any:
+    """The exact float64 entries of the 2-D ``a`` as an mpmath matrix."""
+    return mp.matrix([[mp.mpf(float(v)) for v in row] for row in a])

@@ -25,7 +25,7 @@ import sympy as sp
 
 import symbolic.deep_linear as sd
 from finetune_theory.errors import InputError
-from tests.fuzzing import Target, fuzz_test
+from tests.fuzzing import Target, as_array, fuzz_test, mp_matrix, mp_vector
 
 #: Hypothesis draws per target after the every-(argument, kind)-once pass (which alone is
 #: 1 + 16 kinds × array arguments + 8 or 11 per number). 60 runs the file in ~10 s.
@@ -95,18 +95,6 @@ def _risk_call(rng: np.random.Generator, depth: float | None = None) -> dict[str
 # --------------------------------------------------------------------------------------
 
 
-def _arr(value: Any) -> np.ndarray:
-    return np.asarray(value, dtype=np.float64)
-
-
-def _col(a: np.ndarray) -> Any:
-    return mp.matrix([mp.mpf(float(v)) for v in a.ravel()])
-
-
-def _mat(a: np.ndarray) -> Any:
-    return mp.matrix([[mp.mpf(float(v)) for v in row] for row in a])
-
-
 def _norm2(v: Any) -> Any:
     return mp.fsum(x**2 for x in v)
 
@@ -121,10 +109,10 @@ class _D3:
     """The D3 quantities of (X, y, θ_S) in mpmath, and the scalar root t = ln c."""
 
     def __init__(self, kw: dict[str, Any]) -> None:
-        X, y, ts = _arr(kw["X"]), _arr(kw["y"]), _arr(kw["theta_s"])
+        X, y, ts = as_array(kw["X"]), as_array(kw["y"]), as_array(kw["theta_s"])
         self.n, self.d = X.shape
         self.cond = _cond(X)
-        Xm, ym, tm = _mat(X), _col(y), _col(ts)
+        Xm, ym, tm = mp_matrix(X), mp_vector(y), mp_vector(ts)
         G = Xm * Xm.T
         self.pinv_y = Xm.T * mp.lu_solve(G, ym)
         self.null = tm - Xm.T * mp.lu_solve(G, Xm * tm)
@@ -258,10 +246,10 @@ def _quad_ref(v: Any, S: Any) -> Any:
 @_with_prec
 def _verify_risk(kw: dict[str, Any], value: Any) -> str | None:
     w, tol_w = _w_ref(kw)
-    tt = _col(_arr(kw["theta_t"]))
+    tt = mp_vector(as_array(kw["theta_t"]))
     d = len(tt)
-    cov = np.eye(d) if kw.get("cov") is None else _arr(kw["cov"])
-    S = _mat(cov)
+    cov = np.eye(d) if kw.get("cov") is None else as_array(kw["cov"])
+    S = mp_matrix(cov)
     diff = w - tt
     risk = _quad_ref(diff, S)
     # δ(diff) ≲ δw + ε(|w| + |θ_T|) per entry; δR ≲ 2‖Σ‖‖diff‖δdiff + δdiff²‖Σ‖ plus the
@@ -318,7 +306,7 @@ def _verify_scale_inputs(kw: dict[str, Any], value: Any) -> str | None:
 
 @_with_prec
 def _verify_velocity(kw: dict[str, Any], value: Any) -> str | None:
-    w, g = _col(_arr(kw["w"])), _col(_arr(kw["grad"]))
+    w, g = mp_vector(as_array(kw["w"])), mp_vector(as_array(kw["grad"]))
     N = kw["depth"]
     r = mp.sqrt(_norm2(w))
     if r == 0:
@@ -335,10 +323,10 @@ def _verify_velocity(kw: dict[str, Any], value: Any) -> str | None:
 
 @_with_prec
 def _verify_floor(kw: dict[str, Any], value: Any) -> str | None:
-    ts, tt = _arr(kw["theta_s"]), _arr(kw["theta_t"])
+    ts, tt = as_array(kw["theta_s"]), as_array(kw["theta_t"])
     d = ts.shape[0]
-    cov = np.eye(d) if kw.get("cov") is None else _arr(kw["cov"])
-    S, s, t = _mat(cov), _col(ts), _col(tt)
+    cov = np.eye(d) if kw.get("cov") is None else as_array(kw["cov"])
+    S, s, t = mp_matrix(cov), mp_vector(ts), mp_vector(tt)
     a, b, c = _quad_ref(s, S), (s.T * S * t)[0], _quad_ref(t, S)
     floor = c - b * b / a
     absS = mp.matrix([[abs(S[i, j]) for j in range(d)] for i in range(d)])
@@ -355,7 +343,7 @@ def _verify_floor(kw: dict[str, Any], value: Any) -> str | None:
 
 @_with_prec
 def _verify_regularizer_value(kw: dict[str, Any], value: Any) -> str | None:
-    w, ts = _col(_arr(kw["w"])), _col(_arr(kw["theta_s"]))
+    w, ts = mp_vector(as_array(kw["w"])), mp_vector(as_array(kw["theta_s"]))
     N = mp.mpf(kw["depth"])
     r, T = mp.sqrt(_norm2(w)), mp.sqrt(_norm2(ts))
     first = r ** ((N + 1) / N)

@@ -41,7 +41,7 @@ import sympy as sp
 
 import symbolic.linear as sl
 from finetune_theory.errors import InputError
-from tests.fuzzing import Target, fuzz_test
+from tests.fuzzing import Target, as_array, fuzz_test, mp_matrix, mp_vector
 
 #: Hypothesis draws per target after the every-(argument, kind)-once pass (which alone is
 #: 1 + 16 per array argument + 11 per float + 8 per integer argument).
@@ -203,18 +203,6 @@ def _kkt_call(rng: np.random.Generator) -> dict[str, Any]:
 # --------------------------------------------------------------------------------------
 
 
-def _arr(value: Any) -> np.ndarray:
-    return np.asarray(value, dtype=np.float64)
-
-
-def _col(a: np.ndarray) -> Any:
-    return mp.matrix([mp.mpf(float(v)) for v in a.ravel()])
-
-
-def _mat(a: np.ndarray) -> Any:
-    return mp.matrix([[mp.mpf(float(v)) for v in row] for row in a])
-
-
 def _norm(v: Any) -> Any:
     return mp.sqrt(mp.fsum(x**2 for x in v))
 
@@ -228,7 +216,7 @@ class _Design:
 
     def __init__(self, X: np.ndarray) -> None:
         self.n, self.d = X.shape
-        self.X = _mat(X)
+        self.X = mp_matrix(X)
         U, S, V = mp.svd_r(self.X, full_matrices=False, compute_uv=True)
         top = max((S[i] for i in range(S.rows)), default=mp.mpf(0))
         keep = [i for i in range(S.rows) if top > 0 and S[i] > RANK_RTOL * top]
@@ -290,7 +278,7 @@ def _close(got: Any, want: Any, atol: Any, what: str) -> str | None:
 
 
 def _close_vec(got: Any, want: Any, atol: Any, what: str) -> str | None:
-    g = _arr(got)
+    g = as_array(got)
     if g.shape != (want.rows,):
         return f"{what} has shape {g.shape}, expected ({want.rows},)"
     if not np.all(np.isfinite(g)):
@@ -323,8 +311,8 @@ def _guarded(check: Callable[[dict[str, Any], Any], str | None]) -> Any:
 
 
 def _verify_weights(kw: dict[str, Any], value: Any) -> str | None:
-    D = _Design(_arr(kw["X"]))
-    y, ts = _col(_arr(kw["y"])), _col(_arr(kw["theta_s"]))
+    D = _Design(as_array(kw["X"]))
+    y, ts = mp_vector(as_array(kw["y"])), mp_vector(as_array(kw["theta_s"]))
     want = ts + D.pinv_apply(y - D.X * ts)
     # θ_S + X⁺(y − Xθ_S): rounding of each part relative to its size, amplified by κ².
     scale = _norm(ts) + (_norm(y) + D.s_max * _norm(ts)) / D.s_min if D.s else _norm(ts)
@@ -336,8 +324,8 @@ def _pow1m(x: Any, k: int) -> Any:
 
 
 def _verify_gd(kw: dict[str, Any], value: Any) -> str | None:
-    D = _Design(_arr(kw["X"]))
-    y, ts = _col(_arr(kw["y"])), _col(_arr(kw["theta_s"]))
+    D = _Design(as_array(kw["X"]))
+    y, ts = mp_vector(as_array(kw["y"])), mp_vector(as_array(kw["theta_s"]))
     eta, k = mp.mpf(float(kw["step"])), int(kw["k"])
     out = ts.copy()
     for s, u, v in zip(D.s, D.u, D.v, strict=True):
@@ -356,7 +344,7 @@ def _verify_gd(kw: dict[str, Any], value: Any) -> str | None:
 
 
 def _verify_stability(kw: dict[str, Any], value: Any) -> str | None:
-    D = _Design(_arr(kw["X"]))
+    D = _Design(as_array(kw["X"]))
     want = 2 * D.n / D.s_max**2
     if want < np.finfo(np.float64).tiny:
         return f"the true limit {mp.nstr(want, 6)} is below float64's normal range: refuse"
@@ -368,13 +356,13 @@ def _verify_stability(kw: dict[str, Any], value: Any) -> str | None:
 
 def _cov_or_identity(kw: dict[str, Any], d: int) -> Any:
     cov = kw.get("cov")
-    return mp.eye(d) if cov is None else _mat(_arr(cov))
+    return mp.eye(d) if cov is None else mp_matrix(as_array(cov))
 
 
 def _verify_risk_terms(kw: dict[str, Any], value: Any) -> str | None:
-    D = _Design(_arr(kw["X"]))
-    xi = _col(_arr(kw["noise"]))
-    delta = _col(_arr(kw["theta_s"])) - _col(_arr(kw["theta_t"]))
+    D = _Design(as_array(kw["X"]))
+    xi = mp_vector(as_array(kw["noise"]))
+    delta = mp_vector(as_array(kw["theta_s"])) - mp_vector(as_array(kw["theta_t"]))
     S = _cov_or_identity(kw, D.d)
     resid = delta - D.project(delta)
     lifted = D.pinv_apply(xi)
@@ -394,8 +382,8 @@ def _verify_risk_terms(kw: dict[str, Any], value: Any) -> str | None:
 
 
 def _verify_design_risk(kw: dict[str, Any], value: Any) -> str | None:
-    D = _Design(_arr(kw["X"]))
-    delta = _col(_arr(kw["theta_s"])) - _col(_arr(kw["theta_t"]))
+    D = _Design(as_array(kw["X"]))
+    delta = mp_vector(as_array(kw["theta_s"])) - mp_vector(as_array(kw["theta_t"]))
     S = _cov_or_identity(kw, D.d)
     s2 = mp.mpf(float(kw.get("noise_var", 0.0)))
     resid = delta - D.project(delta)
@@ -408,7 +396,7 @@ def _verify_design_risk(kw: dict[str, Any], value: Any) -> str | None:
 
 
 def _verify_excess(kw: dict[str, Any], value: Any) -> str | None:
-    th, tt = _col(_arr(kw["theta"])), _col(_arr(kw["theta_t"]))
+    th, tt = mp_vector(as_array(kw["theta"])), mp_vector(as_array(kw["theta_t"]))
     S = _cov_or_identity(kw, th.rows)
     diff = th - tt
     # θ − θ_T rounds by ε(|θ| + |θ_T|) per entry; the quadratic form by d·ε.
@@ -468,7 +456,7 @@ def _verify_ratio(kw: dict[str, Any], value: Any) -> str | None:
 
 
 def _verify_c0(kw: dict[str, Any], value: Any) -> str | None:
-    lam = [mp.mpf(float(v)) for v in _arr(kw["eigenvalues"])]
+    lam = [mp.mpf(float(v)) for v in as_array(kw["eigenvalues"])]
     gam = mp.mpf(float(kw["gamma"]))
     c = float(value)
     if not (math.isfinite(c) and c >= np.finfo(np.float64).tiny):
@@ -503,8 +491,8 @@ def _root_u(lam: list[Any], gam: Any) -> Any:
 
 
 def _verify_asymptotic(kw: dict[str, Any], value: Any) -> str | None:
-    lam = [mp.mpf(float(v)) for v in _arr(kw["eigenvalues"])]
-    b = [mp.mpf(float(v)) for v in _arr(kw["delta_coords"])]
+    lam = [mp.mpf(float(v)) for v in as_array(kw["eigenvalues"])]
+    b = [mp.mpf(float(v)) for v in as_array(kw["delta_coords"])]
     gam, s2 = mp.mpf(float(kw["gamma"])), mp.mpf(float(kw.get("noise_var", 0.0)))
     if len(b) != len(lam):
         return "delta_coords and eigenvalues differ in length, yet a value was returned"

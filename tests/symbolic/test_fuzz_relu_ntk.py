@@ -24,7 +24,7 @@ import numpy as np
 import pytest
 
 import symbolic.relu_ntk as sr
-from tests.fuzzing import Target, fuzz_test
+from tests.fuzzing import Target, as_array, fuzz_test
 
 #: Hypothesis draws per target after the every-(argument, kind)-once pass.
 MAX_EXAMPLES = 30
@@ -148,10 +148,6 @@ def _teacher_call(rng: np.random.Generator) -> dict[str, Any]:
 # --------------------------------------------------------------------------------------
 
 
-def _arr(value: Any) -> np.ndarray:
-    return np.asarray(value, dtype=np.float64)
-
-
 def _row_mp(a: np.ndarray) -> list[Any]:
     return [mp.mpf(float(v)) for v in a]
 
@@ -161,7 +157,7 @@ def _dot(a: list[Any], b: list[Any]) -> Any:
 
 
 def _mp_rows(value: Any, normalize: bool) -> list[list[Any]]:
-    rows = [_row_mp(r) for r in _arr(value)]
+    rows = [_row_mp(r) for r in as_array(value)]
     if normalize:
         rows = [[x / mp.sqrt(_dot(r, r)) for x in r] for r in rows]
     return rows
@@ -230,10 +226,10 @@ def _verify_kernel(name: str) -> Any:
     @_with_prec
     def check(kw: dict[str, Any], value: Any) -> str | None:
         ref = _kernels(kw)
-        Xa = _arr(kw["X"])
+        Xa = as_array(kw["X"])
         d = Xa.shape[1]
         norms = np.abs(Xa).sum(axis=1)
-        Zn = norms if kw.get("Z") is None else np.abs(_arr(kw["Z"])).sum(axis=1)
+        Zn = norms if kw.get("Z") is None else np.abs(as_array(kw["Z"])).sum(axis=1)
         if kw.get("normalize"):
             norms, Zn = np.ones_like(norms), np.ones_like(Zn)
         scale = 1.0 + float(np.max(norms)) * float(np.max(Zn))
@@ -335,17 +331,17 @@ def _predict_ref(
 
 @_with_prec
 def _verify_predictor_from_gram(kw: dict[str, Any], value: Any) -> str | None:
-    K = [_row_mp(row) for row in _arr(kw["K"])]
-    Kt = [_row_mp(row) for row in _arr(kw["K_test"])]
+    K = [_row_mp(row) for row in as_array(kw["K"])]
+    Kt = [_row_mp(row) for row in as_array(kw["K_test"])]
     pred, tol = _predict_ref(
-        K, Kt, _row_mp(_arr(kw["residual"])), _row_mp(_arr(kw["f_source_test"])), kw, 0.0
+        K, Kt, _row_mp(as_array(kw["residual"])), _row_mp(as_array(kw["f_source_test"])), kw, 0.0
     )
     return _close_array(value, pred, tol)
 
 
 def _kernel_error(kw: dict[str, Any], n: int) -> float:
     """Entrywise error of the computed H^∞/NTK (see _verify_kernel), as a Frobenius bound."""
-    d = int(_arr(kw["X"]).shape[1])
+    d = int(as_array(kw["X"]).shape[1])
     return float(n * 4 * d * EPS * 2.0)
 
 
@@ -358,10 +354,11 @@ def _verify_finetuned_predictor(kw: dict[str, Any], value: Any) -> str | None:
     name = _kernel_name(kw)
     K = _kernels(kw, "X", None)[name]
     Kt = _kernels(kw, "X_test", "X")[name]
-    y, fs = _row_mp(_arr(kw["y"])), _row_mp(_arr(kw["f_source_train"]))
+    y, fs = _row_mp(as_array(kw["y"])), _row_mp(as_array(kw["f_source_train"]))
     r = [a - b for a, b in zip(y, fs, strict=True)]
     n = len(r)
-    pred, tol = _predict_ref(K, Kt, r, _row_mp(_arr(kw["f_source_test"])), kw, _kernel_error(kw, n))
+    f_test = _row_mp(as_array(kw["f_source_test"]))
+    pred, tol = _predict_ref(K, Kt, r, f_test, kw, _kernel_error(kw, n))
     return _close_array(value, pred, tol)
 
 
@@ -386,10 +383,10 @@ def _sqrt_tol(q: Any, tol: Any, factor: float = 1.0) -> Any:
 
 
 def _residual(kw: dict[str, Any]) -> list[Any]:
-    y = _row_mp(_arr(kw["y"]))
+    y = _row_mp(as_array(kw["y"]))
     if "f_source_train" not in kw:
         return y
-    return [a - b for a, b in zip(y, _row_mp(_arr(kw["f_source_train"])), strict=True)]
+    return [a - b for a, b in zip(y, _row_mp(as_array(kw["f_source_train"])), strict=True)]
 
 
 @_with_prec
@@ -414,7 +411,7 @@ def _verify_generalization(kw: dict[str, Any], value: Any) -> str | None:
 
 @_with_prec
 def _verify_teacher_bound(kw: dict[str, Any], value: Any) -> str | None:
-    ts, tt = _row_mp(_arr(kw["theta_s"])), _row_mp(_arr(kw["theta_t"]))
+    ts, tt = _row_mp(as_array(kw["theta_s"])), _row_mp(as_array(kw["theta_t"]))
     n = int(kw["n"])
     diff = _norm([a - b for a, b in zip(tt, ts, strict=True)])
     want = 2 * mp.sqrt(2) * diff / mp.sqrt(n)
@@ -424,7 +421,7 @@ def _verify_teacher_bound(kw: dict[str, Any], value: Any) -> str | None:
 
 @_with_prec
 def _verify_teacher_norm(kw: dict[str, Any], value: Any) -> str | None:
-    b = _row_mp(_arr(kw["beta"]))
+    b = _row_mp(as_array(kw["beta"]))
     want = 4 * _dot(b, b)
     return _close(value, want, SAFETY * 2 * len(b) * EPS * float(want))
 

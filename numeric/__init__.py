@@ -12,6 +12,7 @@ Nothing here evaluates a closed form of the theory; ``verify`` pairs these resul
 ``symbolic`` package.
 """
 
+from finetune_theory import __version__
 from numeric import data, deep_linear, linear, relu_ntk
 from numeric.linear import GDResult, MonteCarloEstimate, fine_tune, fine_tune_many
 from numeric.relu_ntk import TwoLayerNet, empirical_ntk, monte_carlo_gram, transfer
@@ -20,6 +21,7 @@ __all__ = [
     "GDResult",
     "MonteCarloEstimate",
     "TwoLayerNet",
+    "__version__",
     "data",
     "deep_linear",
     "empirical_ntk",

@@ -11,6 +11,7 @@ result was derived by SymPy or is a stated answer that SymPy checks is recorded 
 :func:`provenance_of` (and ``.provenance`` on each result; ``docs/theory.md``).
 """
 
+from finetune_theory import __version__
 from symbolic import deep_linear, linear, relu_ntk
 from symbolic._provenance import Provenance, provenance_of, provenance_parts
 from symbolic.deep_linear import (
@@ -31,6 +32,7 @@ from symbolic.relu_ntk import finetuned_predictor, gram, linear_teacher_bound, n
 
 __all__ = [
     "Provenance",
+    "__version__",
     "asymptotic_risk",
     "deep_linear",
     "excess_risk",

@@ -20,6 +20,7 @@ for _var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
     _os.environ.setdefault(_var, "1")
 
 # The imports below come after pinning the BLAS threads (hence E402).
+from finetune_theory import __version__  # noqa: E402
 from verify.claim import Claim, Oracle, Outcome, Tolerance  # noqa: E402
 from verify.profiles import Profile, get_profile  # noqa: E402
 from verify.registry import all_claims  # noqa: E402
@@ -32,6 +33,7 @@ __all__ = [
     "Outcome",
     "Profile",
     "Tolerance",
+    "__version__",
     "all_claims",
     "get_profile",
     "run_claim",

@@ -30,6 +30,7 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
+from finetune_theory import __version__
 from verify import registry
 from verify.claim import Outcome
 from verify.figures import (
@@ -98,6 +99,12 @@ exit status:
        report.json ("complete": false)
 """,
         formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument(
+        "--version",
+        action="version",
+        version=f"finetune-theory {__version__}",
+        help="print the toolkit's version (shared by symbolic, numeric and verify) and exit",
     )
     parser.add_argument(
         "claims",

@@ -1,4 +1,4 @@
-"""Timings of the ReLU-NTK slice (THEORY.md §3); speed targets are measured here, not asserted.
+"""Timings of the ReLU-NTK slice (docs/theory.md §3); speed targets are measured here, not asserted.
 
 Run: ``python benchmarks/bench_relu_ntk.py [--repeats R]``. The headline number is the
 empirical NTK Gram matrix of a width m = 10⁴ network on n = 200 inputs in d = 50 dimensions

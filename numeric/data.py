@@ -204,7 +204,7 @@ def sample_sphere(n: int, d: int, rng: RngLike) -> FloatArray:
     """n points drawn uniformly from the unit sphere of R^d: shape (n, d), rows of norm 1.
 
     Normalised standard Gaussian rows (rotation invariance); the inputs of the ReLU NTK
-    results (THEORY.md §3), whose norms equal 1 to rounding (≲ d·1e-16).
+    results (docs/theory.md §3), whose norms equal 1 to rounding (≲ d·1e-16).
     """
     n = checks.positive_int(n, "n")
     d = checks.positive_int(d, "d")

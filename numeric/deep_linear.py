@@ -1,4 +1,4 @@
-"""Deep linear networks f(x) = W_N ⋯ W_1 x trained on their layer matrices (THEORY.md §2).
+"""Deep linear networks f(x) = W_N ⋯ W_1 x trained on their layer matrices (docs/theory.md §2).
 
 Nothing here evaluates the closed forms of D3–D6: :func:`fine_tune` runs gradient descent
 or integrates gradient flow on **every** (trainable) layer matrix and reports the
@@ -255,7 +255,7 @@ def uniform_widths(d: int, width: int, depth: int) -> list[int]:
 
 
 def balanced_weights(theta_s: ArrayLike, widths: Sequence[int], rng: RngLike) -> Weights:
-    """The balanced rank-one factorisation of θ_S (THEORY.md D2).
+    """The balanced rank-one factorisation of θ_S (docs/theory.md D2).
 
     W_1 = s v_1 θ̂_Sᵀ, W_j = s v_j v_{j−1}ᵀ (1 < j < N), W_N = s v_{N−1}ᵀ with
     s = ‖θ_S‖^{1/N} and random unit vectors v_j ∈ R^{d_j} from ``rng``; for N = 1,
@@ -357,7 +357,7 @@ def require_balanced(weights: Sequence[ArrayLike], rtol: float = BALANCE_RTOL) -
     if gap > tol:
         raise InputError(
             f"weights are not balanced: relative imbalance {gap:.3g} > rtol={tol:.3g} "
-            "(W_(j+1)^T W_(j+1) must equal W_j W_j^T); the closed form of THEORY.md D3 "
+            "(W_(j+1)^T W_(j+1) must equal W_j W_j^T); the closed form of docs/theory.md D3 "
             "assumes balanced pretrained weights"
         )
 

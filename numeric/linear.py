@@ -1,4 +1,4 @@
-"""Linear regression fine-tuned by actual first-order training (THEORY.md §1).
+"""Linear regression fine-tuned by actual first-order training (docs/theory.md §1).
 
 Nothing here evaluates a closed form of the theory: :func:`fine_tune` minimises
 L(θ) = (1/2n)‖Xθ − y‖² from θ_S with gradients of L until the gradient is small, and the

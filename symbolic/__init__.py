@@ -1,4 +1,4 @@
-"""Closed forms of the paper, derived by SymPy (THEORY.md).
+"""Closed forms of the paper, derived by SymPy (docs/theory.md).
 
 ``symbolic.linear``: linear regression fine-tuned from θ_S (L1–L4).
 ``symbolic.deep_linear``: deep linear networks fine-tuned from balanced weights (D1–D6).

@@ -1,4 +1,4 @@
-"""SymPy symbols of THEORY.md, declared once with their assumptions.
+"""SymPy symbols of docs/theory.md, declared once with their assumptions.
 
 Every derivation in :mod:`symbolic` builds on these objects so that simplification can use
 the assumptions (sizes are positive integers, variances non-negative, scales positive).
@@ -42,7 +42,7 @@ cov = sp.MatrixSymbol("Sigma", d, d)  # covariance Σ (symmetric PSD)
 multiplier = sp.MatrixSymbol("lambda", n, 1)  # Lagrange multiplier of Xθ = y
 identity_d = sp.Identity(d)
 
-# ReLU NTK (THEORY.md §3) ----------------------------------------------------------------
+# ReLU NTK (docs/theory.md §3) ----------------------------------------------------------------
 cos_sim = sp.Symbol("u", real=True)  # u = xᵀx' for unit-norm x, x' (in [−1, 1])
 angle = sp.Symbol("theta", positive=True)  # angle θ = arccos u between x and x' (0 < θ < π)
 radius = sp.Symbol("r", positive=True)  # polar radius of the 2-D projection of w

@@ -1,4 +1,4 @@
-"""Deep linear networks fine-tuned from balanced pretrained weights (THEORY.md §2, D1–D6).
+"""Deep linear networks fine-tuned from balanced pretrained weights (docs/theory.md §2, D1–D6).
 
 Network f(x) = W_N ⋯ W_1 x with scalar output, end-to-end vector w = (W_N ⋯ W_1)ᵀ, trained by
 gradient flow on L = (1/2n)‖Xw − y‖² over all layers from balanced weights with end-to-end

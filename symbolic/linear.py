@@ -1,4 +1,4 @@
-"""Linear regression fine-tuned from pretrained weights θ_S (THEORY.md §1, L1–L4).
+"""Linear regression fine-tuned from pretrained weights θ_S (docs/theory.md §1, L1–L4).
 
 Two kinds of public names live here:
 
@@ -616,7 +616,7 @@ class ExpectedRiskDerivation:
     W = XᵀX. The bias uses E P = (n/d) I (rotational invariance; tr P = rank X = n).
 
     ``under`` (n ≤ d − 2) and ``over`` (n ≥ d + 2) are the two regimes, their conditions
-    come from k > 2; ``piecewise`` joins them; ``textbook`` is THEORY.md's formula.
+    come from k > 2; ``piecewise`` joins them; ``textbook`` is docs/theory.md's formula.
     ``near_interpolation_threshold`` is lim_{n→d−1⁻} of ``under`` with σ² > 0 (∞);
     ``noiseless_at_threshold`` is lim_{n→d} of the σ² = 0 bias (0);
     ``proportional_under``/``proportional_over`` are the limits d → ∞ at fixed

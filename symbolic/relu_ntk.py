@@ -1,4 +1,4 @@
-"""Shallow ReLU networks in the NTK regime, fine-tuned from pretrained weights (THEORY.md §3).
+"""Shallow ReLU networks in the NTK regime, fine-tuned from pretrained weights (docs/theory.md §3).
 
 Network f(x; W) = (1/√m) Σ_r a_r relu(w_rᵀx), a_r ∈ {±1} fixed, only W trained, inputs on
 the unit sphere, w_r ~ N(0, I) at initialisation (Arora, Du, Hu, Li, Wang 2019).
@@ -267,7 +267,7 @@ def _unit_rows(X: ArrayLike, name: str, normalize: bool) -> tuple[FloatArray, Fl
     if worst > UNIT_NORM_ATOL:
         raise InputError(
             f"{name} must have unit-norm rows (|norm - 1| <= {UNIT_NORM_ATOL:g}; the NTK "
-            f"formulas of THEORY.md §3 are stated on the unit sphere), largest deviation "
+            f"formulas of docs/theory.md §3 are stated on the unit sphere), largest deviation "
             f"{worst:.3g}; pass normalize=True to project the rows onto the sphere"
         )
     return Xa, norms
@@ -816,7 +816,7 @@ def finetuned_predictor(
     X (n, d) target training inputs and X_test (n_test, d), unit-norm rows (or
     ``normalize=True``); y (n,) target labels; f_source_train = f_S(X) and
     f_source_test = f_S(X_test), the pretrained network's outputs. ``kernel``: 'h_inf'
-    (K = H^∞, only W trained, the setting of THEORY.md §3) or 'ntk' (both layers trained).
+    (K = H^∞, only W trained, the setting of docs/theory.md §3) or 'ntk' (both layers trained).
     ``time`` / ``step`` + ``steps`` / ``ridge``: see :func:`predictor_from_gram`. A singular
     K (duplicate rows, say) raises :class:`InputError` unless ``ridge`` > 0.
     """

@@ -133,7 +133,7 @@ def relative_error(got: Any, want: Any, floor: float = 1e-12) -> float:
 
 @dataclass(frozen=True)
 class Claim:
-    """A verifiable statement of THEORY.md.
+    """A verifiable statement of docs/theory.md.
 
     ``setting_type`` is a frozen dataclass of plain numbers (JSON round-trip for
     reproduction); ``strategy`` draws valid settings of that type; ``check`` evaluates

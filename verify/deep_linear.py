@@ -1,4 +1,4 @@
-"""Claims of THEORY.md §2 (deep linear networks, D1–D6): closed form versus training.
+"""Claims of docs/theory.md §2 (deep linear networks, D1–D6): closed form versus training.
 
 Training is on the layer matrices (numeric.deep_linear): plain gradient descent, or
 gradient flow integrated by an adaptive method (DOP853, or Radau when κ(XXᵀ) is large) —
@@ -443,7 +443,7 @@ def gradient_check(
 D1_ONE_STEP = Claim(
     name="D1-one-step",
     statement="one layer-wise GD step moves w by -eta |w|^(2-2/N)(g + (N-1) w^ w^T g) + O(eta^2)",
-    source="THEORY.md D1",
+    source="docs/theory.md D1",
     oracle=Oracle.SYMBOLIC_IDENTITY,
     tolerance=SLOPE,
     setting_type=DeepProblem,
@@ -583,7 +583,7 @@ D1_BALANCE = Claim(
     name="D1-balance-conserved",
     statement="gradient flow on the layers conserves W_(j+1)^T W_(j+1) - W_j W_j^T "
     "(so balanced weights stay balanced)",
-    source="THEORY.md D1 (Arora, Cohen, Hazan 2018)",
+    source="docs/theory.md D1 (Arora, Cohen, Hazan 2018)",
     oracle=Oracle.TRAINING,
     tolerance=CONSERVED,
     setting_type=BalanceSetting,
@@ -711,7 +711,7 @@ D3_FLOW = Claim(
     statement="gradient flow on all layers from balanced weights converges to "
     "w = X^+y + c(I-P)theta_S with c the positive root of "
     "|theta_S|^2 c^(2N/(N-1)) - |(I-P)theta_S|^2 c^2 = |X^+y|^2",
-    source="THEORY.md D3",
+    source="docs/theory.md D3",
     oracle=Oracle.TRAINING,
     tolerance=FLOW_ESTIMATE,
     setting_type=DeepProblem,
@@ -768,7 +768,7 @@ D3_INVARIANT = Claim(
     statement="gradient flow on all full layer matrices from balanced rank-one weights stays "
     "on the rank-one set {W_1 = v_1 u^T, W_j = s_j v_j v_(j-1)^T}: it is the embedded flow "
     "of the width-one chain that the fast trainer integrates (same limit, same layers)",
-    source="THEORY.md D2-D3 (structure of the flow; the fast path's own claim)",
+    source="docs/theory.md D2-D3 (structure of the flow; the fast path's own claim)",
     oracle=Oracle.TRAINING,
     tolerance=INVARIANT,
     setting_type=DeepProblem,
@@ -848,7 +848,7 @@ D3_GD_RATE = Claim(
     name="D3-gd-rate",
     statement="plain GD on the layers lands O(eta) from the D3 closed form (slope 1); one "
     "Richardson step 2w(eta/2) - w(eta) makes it O(eta^2) (slope 2)",
-    source="THEORY.md D3, section 5",
+    source="docs/theory.md D3, section 5",
     oracle=Oracle.TRAINING,
     tolerance=Tolerance(
         "convergence-orders",
@@ -937,7 +937,7 @@ D3_PRETRAINED = Claim(
     statement="fine-tuning from pretrained (approximately balanced) weights departs from the "
     "balanced closed form by O(imbalance): the gap vanishes at least linearly as the "
     "imbalance goes to 0",
-    source="THEORY.md D2-D3 (measured degradation)",
+    source="docs/theory.md D2-D3 (measured degradation)",
     oracle=Oracle.TRAINING,
     tolerance=IMBALANCE_LAW,
     setting_type=DeepProblem,
@@ -1017,7 +1017,7 @@ D4_LIMIT = Claim(
     name="D4-depth-limit",
     statement="c_N moves monotonically toward c_inf = |X^+y|/|P theta_S| (trained c_N match the "
     "closed form) and (N-1)(c_N - c_inf) -> -A c_inf ln c_inf/(A-B)",
-    source="THEORY.md D4",
+    source="docs/theory.md D4",
     oracle=Oracle.TRAINING,
     tolerance=Tolerance(
         "flow-accuracy+asymptotic-rate",
@@ -1147,7 +1147,7 @@ D5_ALIGNED = Claim(
     statement="for theta_T = alpha theta_S (alpha > 0): infinite depth recovers theta_T exactly; "
     "the trained risk (c_N - alpha)^2 |(I-P)theta_S|^2 falls with depth; alpha = 1 is "
     "depth-neutral",
-    source="THEORY.md D4-D5",
+    source="docs/theory.md D4-D5",
     oracle=Oracle.EXACT_SPECIAL_CASE,
     tolerance=Tolerance(
         "exact+flow-accuracy",
@@ -1229,7 +1229,7 @@ D6_FROZEN = Claim(
     name="D6-frozen-first-layer",
     statement="with W_1 frozen the end-to-end vector stays in span{theta_S} and the risk never "
     "goes below theta_T^T S theta_T - (theta_S^T S theta_T)^2/(theta_S^T S theta_S), for every n",
-    source="THEORY.md D6",
+    source="docs/theory.md D6",
     oracle=Oracle.EXACT_SPECIAL_CASE,
     tolerance=ROUNDING,
     setting_type=FrozenSetting,

@@ -1,4 +1,4 @@
-"""Claims of THEORY.md §1 (linear regression, L1–L4): closed form versus training.
+"""Claims of docs/theory.md §1 (linear regression, L1–L4): closed form versus training.
 
 Each claim draws settings of plain numbers with Hypothesis, builds matrices from the
 setting's seed, evaluates the closed form with :mod:`symbolic.linear` and trains with
@@ -296,7 +296,7 @@ L1_GD_LIMIT = Claim(
     statement="first-order training from θ_S (GD; conjugate gradients where GD would need "
     f"more than {GD_BUDGET} steps) converges to θ_FT = θ_S + X⁺(y − Xθ_S) "
     "(least squares for n > d)",
-    source="THEORY.md L1",
+    source="docs/theory.md L1",
     oracle=Oracle.TRAINING,
     tolerance=GD_LIMIT,
     setting_type=RegressionSetting,
@@ -373,7 +373,7 @@ L1_TRAJECTORY = Claim(
     name="L1-gd-trajectory",
     statement="the k-th GD iterate equals the rsolve solution of the GD recurrence "
     "(null-space part of θ_S untouched, row-space part relaxing as (1 − ημ)^k)",
-    source="THEORY.md L1 (GD recurrence)",
+    source="docs/theory.md L1 (GD recurrence)",
     oracle=Oracle.SYMBOLIC_IDENTITY,
     tolerance=TRAJECTORY,
     setting_type=TrajectorySetting,
@@ -412,7 +412,7 @@ def check_risk_decomposition(s: RegressionSetting) -> Outcome:
 L2_DECOMPOSITION = Claim(
     name="L2-risk-decomposition",
     statement="R(θ_FT) = Δᵀ(I−P)Σ(I−P)Δ + 2Δᵀ(I−P)ΣX⁺ξ + ξᵀX⁺ᵀΣX⁺ξ (bias + cross + variance)",
-    source="THEORY.md L2",
+    source="docs/theory.md L2",
     oracle=Oracle.TRAINING,
     tolerance=RISK_IDENTITY,
     setting_type=RegressionSetting,
@@ -476,7 +476,7 @@ def check_noise_average(s: NoiseAverageSetting) -> Outcome:
 L2_NOISE_AVERAGE = Claim(
     name="L2-noise-average",
     statement="averaged over label noise, R(θ_FT) = Δᵀ(I−P)Σ(I−P)Δ + σ² tr(X⁺ᵀΣX⁺)",
-    source="THEORY.md L2 (E over xi)",
+    source="docs/theory.md L2 (E over xi)",
     oracle=Oracle.MONTE_CARLO,
     tolerance=MONTE_CARLO,
     setting_type=NoiseAverageSetting,
@@ -735,7 +735,7 @@ L3_EXPECTED = Claim(
     name="L3-expected-risk",
     statement="for x ~ N(0, I): E R(θ_FT) = (1 − n/d)‖Δ‖² + σ²n/(d − n − 1) if n ≤ d − 2, "
     "σ²d/(n − d − 1) if n ≥ d + 2",
-    source="THEORY.md L3",
+    source="docs/theory.md L3",
     oracle=Oracle.MONTE_CARLO,
     tolerance=MONTE_CARLO,
     setting_type=DesignAverageSetting,
@@ -839,7 +839,7 @@ EXACT_CASES = Claim(
     name="L-exact-cases",
     statement="n = d without noise recovers θ_T exactly; θ_S = θ_T leaves zero "
     "bias and cross terms (risk = variance, 0 without noise)",
-    source="THEORY.md L1-L3 (special cases)",
+    source="docs/theory.md L1-L3 (special cases)",
     oracle=Oracle.EXACT_SPECIAL_CASE,
     tolerance=EXACT,
     setting_type=SpecialCaseSetting,
@@ -968,7 +968,7 @@ L4_ASYMPTOTIC = Claim(
     name="L4-asymptotic-risk",
     statement="at large d, E R(θ_FT) matches the HMRT asymptotic bias + variance "
     "with β → θ_T − θ_S",
-    source="THEORY.md L4",
+    source="docs/theory.md L4",
     oracle=Oracle.MONTE_CARLO,
     tolerance=ASYMPTOTIC,
     setting_type=AsymptoticSetting,
@@ -1126,7 +1126,7 @@ ESTIMATORS_CLAIM = Claim(
     "E|zeta|^2 = 1, inputs have covariance Sigma, labels noise variance sigma^2, "
     "population_risk_mc estimates (theta - theta_T)^T Sigma (theta - theta_T) with the "
     "right standard error, and sample_complexity is the smallest n meeting the L3 risk",
-    source="THEORY.md L1-L3 (setup)",
+    source="docs/theory.md L1-L3 (setup)",
     oracle=Oracle.EXACT_SPECIAL_CASE,
     tolerance=ESTIMATORS,
     setting_type=EstimatorSetting,

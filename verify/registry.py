@@ -7,12 +7,12 @@ import importlib
 
 from verify.claim import Claim
 
-#: Modules that define a ``CLAIMS`` tuple, in THEORY.md order.
+#: Modules that define a ``CLAIMS`` tuple, in docs/theory.md order.
 CLAIM_MODULES: tuple[str, ...] = ("verify.linear", "verify.deep_linear", "verify.relu_ntk")
 
 
 def all_claims() -> tuple[Claim, ...]:
-    """Every registered claim, in THEORY.md order."""
+    """Every registered claim, in docs/theory.md order."""
     claims: list[Claim] = []
     for name in CLAIM_MODULES:
         claims.extend(importlib.import_module(name).CLAIMS)

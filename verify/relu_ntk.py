@@ -1,4 +1,4 @@
-"""Claims of THEORY.md §3 (shallow ReLU networks in the NTK regime, K1–K3).
+"""Claims of docs/theory.md §3 (shallow ReLU networks in the NTK regime, K1–K3).
 
 Each claim draws settings of plain numbers with Hypothesis, builds inputs on the unit sphere
 from the setting's seed, evaluates the closed forms with :mod:`symbolic.relu_ntk` and trains
@@ -336,7 +336,7 @@ K1_QUADRATURE = Claim(
     statement="H^∞(u) = u(π − arccos u)/(2π) and E[relu relu] = (sin θ + (π − θ)cos θ)/(2π), "
     "evaluated stably, agree with a 34-digit quadrature of the Gaussian integrals, "
     "including u → ±1",
-    source="THEORY.md K1",
+    source="docs/theory.md K1",
     oracle=Oracle.HIGH_PRECISION,
     tolerance=KERNEL_ROUNDING,
     setting_type=AngleSetting,
@@ -467,7 +467,7 @@ K1_MONTE_CARLO = Claim(
     statement="the Monte Carlo average of x_iᵀx_j 1{wᵀx_i ≥ 0}1{wᵀx_j ≥ 0} (+ relu·relu) over "
     "M draws w ~ N(0, I) converges to H^∞ (the full NTK) within its standard errors, with "
     "error ∝ M^(−1/2)",
-    source="THEORY.md K1 (Monte Carlo)",
+    source="docs/theory.md K1 (Monte Carlo)",
     oracle=Oracle.MONTE_CARLO,
     tolerance=MONTE_CARLO_RATE,
     setting_type=GramSetting,
@@ -529,7 +529,7 @@ K1_WIDTH = Claim(
     statement="the empirical NTK of a randomly initialised width-m network converges to H^∞ "
     "(first layer; the full NTK for both layers) with mean-squared error "
     "Σu²P(1−P)/(m/2) and error ∝ m^(−1/2)",
-    source="THEORY.md K1 (finite width)",
+    source="docs/theory.md K1 (finite width)",
     oracle=Oracle.MONTE_CARLO,
     tolerance=WIDTH_VARIANCE,
     setting_type=GramSetting,
@@ -594,7 +594,7 @@ K2_NORM = Claim(
     name="K2-linear-teacher-norm",
     statement="for y = Xβ on the unit sphere, yᵀ(H^∞)⁻¹y ≤ 4‖β‖², nondecreasing along nested "
     "samples and within 10% of 4‖β‖² at n = 20d",
-    source="THEORY.md K2",
+    source="docs/theory.md K2",
     oracle=Oracle.SYMBOLIC_IDENTITY,
     tolerance=KERNEL_NORM,
     setting_type=KernelNormSetting,
@@ -741,7 +741,7 @@ K3_PREDICTOR = Claim(
     statement="a width-m network fine-tuned by GD from pretrained weights predicts held-out "
     "points like f_S + k(·, X)(H^∞)⁻¹(y − f_S(X)) (or its k-step GD form), with a gap "
     "≤ 5/√m shrinking as m^(−1/2)",
-    source="THEORY.md K3",
+    source="docs/theory.md K3",
     oracle=Oracle.TRAINING,
     tolerance=WIDTH_GAP,
     setting_type=PredictorSetting,
@@ -845,7 +845,7 @@ K3_DISTANCE = Claim(
     statement="fine-tuning a width-m network to interpolation moves the weights "
     "‖W_∞ − W_S‖_F = sqrt((y − f_S)ᵀ(H^∞)⁻¹(y − f_S)) up to 3/√m "
     "(from f_S = 0 that is ≤ 2‖θ_T‖ by K2)",
-    source="THEORY.md K3 (distance)",
+    source="docs/theory.md K3 (distance)",
     oracle=Oracle.TRAINING,
     tolerance=DISTANCE,
     setting_type=DistanceSetting,
@@ -1029,7 +1029,7 @@ K3_SOURCE = Claim(
     statement="the measured target risk of the fine-tuned network falls as the source teacher "
     "gets closer to the target, and its generalisation term stays below "
     "2√2‖θ_T − θ_S‖/√n plus the source network's own misfit",
-    source="THEORY.md K3 (linear-teacher bound)",
+    source="docs/theory.md K3 (linear-teacher bound)",
     oracle=Oracle.TRAINING,
     tolerance=SOURCE_ORDER,
     setting_type=SourceDistanceSetting,

@@ -31,7 +31,7 @@ Size = Literal["tiny", "quick", "full"]
 SIZES: tuple[Size, ...] = ("tiny", "quick", "full")
 Kind = Literal["theory", "training"]
 
-#: Modules whose import registers figures, in THEORY.md order.
+#: Modules whose import registers figures, in docs/theory.md order.
 FIGURE_MODULES: tuple[str, ...] = (
     "verify.figures.linear",
     "verify.figures.deep_linear",

@@ -1,5 +1,5 @@
 """Linear-regression experiments: which similarity measure predicts fine-tuning, how many
-samples it saves, and the same questions on real data (THEORY.md §1, §4).
+samples it saves, and the same questions on real data (docs/theory.md §1; the digits task).
 
 ``similarity`` — many (θ_S, θ_T, Σ) triples (isotropic, power-law and spiked spectra; Δ on the
 top, middle or bottom of the spectrum, or spread): the trained risk at fixed n against the

@@ -1,4 +1,4 @@
-"""Figures for THEORY.md §3: finite-width ReLU networks against their NTK theory.
+"""Figures for docs/theory.md §3: finite-width ReLU networks against their NTK theory.
 
 ``relu-ntk-width`` — as the width m grows: the empirical NTK of a random network approaches
 H^∞ with the predicted mean-squared error Σu²P(1−P)/(m/2) (K1); a network fine-tuned by
@@ -172,7 +172,7 @@ def width_figure(size: Size) -> FigureData:
     }
     return FigureData(
         "relu-ntk-width",
-        "Shallow ReLU networks: finite width vs the NTK limit (THEORY.md K1, K3)",
+        "Shallow ReLU networks: finite width vs the NTK limit (docs/theory.md K1, K3)",
         panels,
         setting,
         summary,
@@ -265,7 +265,7 @@ def source_distance_figure(size: Size) -> FigureData:
     }
     return FigureData(
         "relu-ntk-source-distance",
-        "Fine-tuning ReLU networks from closer sources (THEORY.md K3)",
+        "Fine-tuning ReLU networks from closer sources (docs/theory.md K3)",
         panels,
         setting,
         summary,

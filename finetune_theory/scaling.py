@@ -37,3 +37,27 @@ def ldexp_checked(x: float, e: int, what: str) -> float:
     if not math.isfinite(value):
         raise InputError(f"{what} overflows float64 (|value| > 1.8e308)")
     return value
+
+
+#: np.linalg.norm sums squares: a result in (SAFE_LOW, SAFE_HIGH) had no overflow and no
+#: significant underflow on the way (squares within (1e-300, 1e300)); otherwise
+#: :func:`safe_norm` recomputes it on a copy scaled by a power of two.
+SAFE_LOW, SAFE_HIGH = 1e-150, 1e150
+
+
+def safe_norm(a: FloatArray) -> float:
+    """‖a‖ (2-norm of a vector, Frobenius of a matrix) without spurious overflow/underflow:
+    the plain norm when it is safely in range, else the norm of a·2^(−e) (exact scaling)
+    times 2^e — inf only when the norm itself exceeds float64's range."""
+    with np.errstate(over="ignore", under="ignore"):
+        plain = float(np.linalg.norm(a))
+    if SAFE_LOW < plain < SAFE_HIGH:
+        return plain
+    top = float(np.max(np.abs(a))) if a.size else 0.0
+    if top == 0.0 or not math.isfinite(top):
+        return top
+    e = int(np.frexp(top)[1])
+    try:
+        return math.ldexp(float(np.linalg.norm(np.ldexp(a, -e))), e)
+    except OverflowError:
+        return math.inf

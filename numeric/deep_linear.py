@@ -45,7 +45,7 @@ from numpy.typing import ArrayLike
 from finetune_theory import checks
 from finetune_theory.checks import FloatArray
 from finetune_theory.errors import ConvergenceError, InputError
-from finetune_theory.scaling import ldexp_checked, pow2_scale
+from finetune_theory.scaling import ldexp_checked, pow2_scale, safe_norm
 from numeric import _deep_flow as _flow
 from numeric.data import RngLike, as_generator, random_unit_vector, sample_inputs
 
@@ -170,7 +170,7 @@ def _exponent(a: FloatArray) -> int:
     return math.frexp(top)[1] if top > 0.0 else 0
 
 
-_norm = _flow.safe_norm  # ‖a‖ without spurious overflow/underflow
+_norm = safe_norm  # ‖a‖ without spurious overflow/underflow
 
 
 def _validate(weights: Sequence[ArrayLike], d: int | None, name: str) -> Weights:

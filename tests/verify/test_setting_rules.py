@@ -18,6 +18,7 @@ import pytest
 from hypothesis import HealthCheck, Phase, find, given, settings
 
 from finetune_theory.errors import InputError
+from tests.verify.test_cli import VALID as CLI_VALID
 from verify import cli, registry
 from verify.claim import Claim, setting_to_json
 
@@ -230,18 +231,9 @@ def test_a_setting_outside_the_hypotheses_is_refused(name: str, change: Change, 
         claim.setting_from_json(setting_to_json(broken))
 
 
-#: A valid L1-gd-limit setting (a training claim that runs in milliseconds here).
-L1_VALID = {
-    "d": 4,
-    "n": 2,
-    "seed": 1,
-    "spectrum": "isotropic",
-    "condition": 1.0,
-    "alpha": 1.0,
-    "epsilon": 0.5,
-    "noise_std": 0.1,
-    "row_fraction": -1.0,
-}
+#: A valid L1-gd-limit setting (a training claim that runs in milliseconds here): the
+#: regression problem of test_cli's valid L1-gd-trajectory setting.
+L1_VALID = dict(CLI_VALID["problem"])
 L3_VALID = {
     "d": 20,
     "n": 10,

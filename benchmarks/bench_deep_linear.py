@@ -75,8 +75,9 @@ def timed(
                 continue
             best[name] = min(best[name], time.perf_counter() - start)
             err = float(np.linalg.norm(res.end_to_end - want) / np.linalg.norm(want))
+            est = "none" if res.error_estimate is None else f"{res.error_estimate:.2e}"
             info[name] = (
-                f"error vs closed form {err:.2e} (estimate {res.error_estimate:.2e}), "
+                f"error vs closed form {err:.2e} (estimate {est}), "
                 f"{res.steps} steps, {res.evaluations} gradient evaluations, [{res.method}]"
             )
     return {k: (best[k], info[k]) for k in runs}
@@ -103,12 +104,12 @@ def main() -> None:
     w, X, y, want = problem(200, 20, 8, 200)
     res = timed(
         {
-            "new default": lambda: ndl.fine_tune(w, X, y),
+            "new default": lambda: ndl.fine_tune(X, y, w),
             "old (rk4, flow_cfl 0.5)": lambda: ndl.fine_tune(
-                w, X, y, integrator="rk4", flow_cfl=0.5
+                X, y, w, integrator="rk4", flow_cfl=0.5
             ),
-            "full-matrix dop853": lambda: ndl.fine_tune(w, X, y, reduce=False, max_seconds=60),
-            "rk4, curvature bound": lambda: ndl.fine_tune(w, X, y, integrator="rk4"),
+            "full-matrix dop853": lambda: ndl.fine_tune(X, y, w, reduce=False, max_seconds=60),
+            "rk4, curvature bound": lambda: ndl.fine_tune(X, y, w, integrator="rk4"),
         },
         want,
         reps,
@@ -119,7 +120,7 @@ def main() -> None:
     w, X, y, want = problem(1000, 100, 8, 1000)
     report(
         "2. d=1000 n=100 N=8 width=1000 (target <= 1e-8 in <= 10 s)",
-        timed({"new default": lambda: ndl.fine_tune(w, X, y)}, want, reps),
+        timed({"new default": lambda: ndl.fine_tune(X, y, w)}, want, reps),
     )
 
     w, X, y, want = problem(200, 180, 8, 200, condition=100.0)
@@ -128,7 +129,7 @@ def main() -> None:
         f"3. d=200 n=180 power-law kappa(Sigma)=100, kappa(XX^T)={kappa:.3g} "
         "(target <= 1e-8 in <= 30 s)",
         timed(
-            {"new default (max 30 s)": lambda: ndl.fine_tune(w, X, y, max_seconds=30.0)},
+            {"new default (max 30 s)": lambda: ndl.fine_tune(X, y, w, max_seconds=30.0)},
             want,
             reps,
         ),
@@ -137,7 +138,7 @@ def main() -> None:
     w, X, y, want = problem(100, 20, 50, 100)
     report(
         "4. d=100 n=20 N=50 width=100 (target <= 1e-8)",
-        timed({"new default": lambda: ndl.fine_tune(w, X, y)}, want, reps),
+        timed({"new default": lambda: ndl.fine_tune(X, y, w)}, want, reps),
     )
 
 

@@ -46,16 +46,16 @@ def main(argv: list[str] | None = None) -> int:
             f"empirical NTK, both layers (m={m}, n={n}, d={d})",
             lambda: nr.empirical_ntk(net, X, layers="both"),
         ),
-        (f"H^inf closed form, stable angle (n={n}, d={d})", lambda: sr.gram(X)),
-        (f"full NTK closed form (n={n}, d={d})", lambda: sr.ntk_gram(X)),
+        (f"H^inf closed form, stable angle (n={n}, d={d})", lambda: sr.first_layer_ntk(X)),
+        (f"full NTK closed form (n={n}, d={d})", lambda: sr.full_ntk(X)),
         (f"Monte Carlo H^inf, M=10^4 draws (n={n}, d={d})", lambda: nr.monte_carlo_gram(X, m, 3)),
         (
             f"one loss + gradient evaluation (m={m}, n={n}, d={d})",
-            lambda: nr.loss_gradient(net, X, y),
+            lambda: nr.loss_gradient(X, y, net),
         ),
         (
             f"10 GD steps incl. step-size rule (m={m}, n={n}, d={d})",
-            lambda: nr.fine_tune(net, X, y, rtol=1e-300, max_steps=10, strict=False),
+            lambda: nr.fine_tune(X, y, net, rtol=1e-300, max_steps=10, strict=False),
         ),
     ]
     print(f"bench_relu_ntk: median / best of {args.repeats} repeats")
@@ -63,7 +63,7 @@ def main(argv: list[str] | None = None) -> int:
         median, best = _time(fn, args.repeats)
         print(f"  {label:<58} {median * 1e3:9.1f} ms  (best {best * 1e3:.1f} ms)")
     K = nr.empirical_ntk(net, X)
-    rms = float(np.sqrt(np.mean((K - sr.gram(X)) ** 2)))
+    rms = float(np.sqrt(np.mean((K - sr.first_layer_ntk(X)) ** 2)))
     print(f"  RMS |K_m - H^inf| at m={m}: {rms:.2e} (O(1/sqrt(m)))")
     return 0
 

@@ -37,7 +37,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Literal
+from typing import Literal, cast
 
 import numpy as np
 from numpy.typing import ArrayLike
@@ -47,6 +47,13 @@ from finetune_theory.checks import FloatArray
 from finetune_theory.errors import ConvergenceError, InputError
 from finetune_theory.scaling import ldexp_checked, pow2_scale, safe_norm
 from numeric import _deep_flow as _flow
+from numeric._records import (
+    float_array,
+    float_arrays,
+    old_weights_first,
+    set_field,
+    warn_old_layout,
+)
 from numeric.data import RngLike, as_generator, random_unit_vector, sample_inputs
 
 __all__ = [
@@ -135,10 +142,16 @@ class DeepResult:
     ``converged``; ``loss_history`` (L at every step, length steps + 1); ``solver``;
     ``step``: η for GD or the last h for the flow; ``time``: elapsed training time
     t = Σ steps (η·steps for GD), in the units of the gradient flow;
-    ``error_estimate``: estimated ‖w − w_flow(∞)‖/‖w‖ of the adaptive flow (nan for GD,
-    RK4, or estimate_error=False; without the distance term when stopped by max_time);
-    ``method``: the path that ran ("reduced/dop853", "reduced/radau", "full/dop853",
-    "full/rk4 (legacy curvature)", "gd", …); ``evaluations``: gradient evaluations.
+    ``error_estimate``: estimated ‖w − w_flow(∞)‖/‖w‖ of the adaptive flow, or None when
+    not estimated (GD, RK4, ``estimate_error=False``, or an adaptive run that neither
+    converged nor reached ``max_time``); without the distance term when stopped by
+    max_time; ``method``: the path that ran ("reduced/dop853", "reduced/radau",
+    "full/dop853", "full/rk4 (legacy curvature)", "gd", …); ``evaluations``: gradient
+    evaluations.
+
+    Types: ``weights`` is a tuple of float64 matrices, ``end_to_end`` and ``loss_history``
+    float64 ndarrays; ``steps`` and ``evaluations`` Python ints, ``converged`` a bool,
+    ``step``, ``time`` and ``error_estimate`` (unless None) Python floats.
     """
 
     weights: Weights
@@ -149,9 +162,21 @@ class DeepResult:
     solver: str
     step: float
     time: float
-    error_estimate: float = math.nan
+    error_estimate: float | None = None
     method: str = ""
     evaluations: int = 0
+
+    def __post_init__(self) -> None:
+        set_field(self, "weights", float_arrays(self.weights))
+        set_field(self, "end_to_end", float_array(self.end_to_end))
+        set_field(self, "steps", int(self.steps))
+        set_field(self, "converged", bool(self.converged))
+        set_field(self, "loss_history", float_array(self.loss_history))
+        set_field(self, "step", float(self.step))
+        set_field(self, "time", float(self.time))
+        if self.error_estimate is not None:
+            set_field(self, "error_estimate", float(self.error_estimate))
+        set_field(self, "evaluations", int(self.evaluations))
 
 
 def _sequence(value: object, name: str, what: str) -> list[object]:
@@ -404,10 +429,29 @@ def _factored_pass(
     return out, w, loss, g
 
 
+def _data_first(
+    X: ArrayLike, y: ArrayLike, weights: Sequence[ArrayLike], func: str
+) -> tuple[ArrayLike, ArrayLike, Sequence[ArrayLike]]:
+    """(X, y, weights) of a call. The old layout ``func(weights, X, y)`` — a list/tuple of
+    2-D matrices first, a 1-D label vector third — is unambiguous by type: it emits a
+    DeprecationWarning and is swapped (until finetune-theory 0.2.0). Any other layout is
+    the new order, validated as usual."""
+    if old_weights_first(X, weights):
+        warn_old_layout(f"numeric.deep_linear.{func}", "weights, X, y", "X, y, weights")
+        return y, cast(ArrayLike, weights), cast(Sequence[ArrayLike], X)
+    return X, y, weights
+
+
 def layer_gradients(
-    weights: Sequence[ArrayLike], X: ArrayLike, y: ArrayLike
+    X: ArrayLike, y: ArrayLike, weights: Sequence[ArrayLike]
 ) -> tuple[list[FloatArray], FloatArray]:
-    """(∂L/∂W_j for every layer as dense matrices, w): each is the rank-one a_jᵀh_{j−1}ᵀ."""
+    """(∂L/∂W_j for every layer as dense matrices, w): each is the rank-one a_jᵀh_{j−1}ᵀ.
+
+    Data first: X (n, d), y (n,), then ``weights`` (W_1, …, W_N). The old order
+    ``layer_gradients(weights, X, y)`` still works until finetune-theory 0.2.0 with a
+    DeprecationWarning.
+    """
+    X, y, weights = _data_first(X, y, weights, "layer_gradients")
     Xa, ya = checks.design_and_labels(X, y)
     ws = validate_weights(weights, Xa.shape[1])
     _end_to_end(ws)  # an end-to-end vector beyond float64's range is refused here
@@ -755,9 +799,9 @@ def _check_scales(ws: Weights, Xa: FloatArray, ya: FloatArray) -> None:
 
 
 def fine_tune(
-    weights: Sequence[ArrayLike],
     X: ArrayLike,
     y: ArrayLike,
+    weights: Sequence[ArrayLike],
     *,
     solver: Solver = "flow",
     step: float | None = None,
@@ -779,7 +823,9 @@ def fine_tune(
 ) -> DeepResult:
     """Fine-tune every trainable layer on L = (1/2n)‖X(W_N ⋯ W_1)ᵀ − y‖².
 
-    Parameters: ``weights`` (W_1, …, W_N) pretrained matrices; X (n, d); y (n,);
+    Parameters (data first): X (n, d); y (n,); ``weights`` (W_1, …, W_N) pretrained
+    matrices (the old order ``fine_tune(weights, X, y)`` still works until finetune-theory
+    0.2.0 with a DeprecationWarning);
     ``solver`` "flow" (gradient flow, default) or "gd"; ``step`` the GD step η (default
     ¼ of the local stability limit 2/λ̂ at the start; a larger step than 2/λ̂ is rejected);
     ``trainable`` one bool per layer (False freezes it; default all trainable);
@@ -822,7 +868,7 @@ def fine_tune(
     rule is the trainable gradient ≤ rtol·start, so the local error control is
     TOL_INTEGRATOR·min(tol, rtol): a looser integrator cannot reach it). ``estimate_error``:
     re-run at ERROR_RATIO× looser integrator tolerance and report
-    ``error_estimate`` = ‖w − w_coarse‖/‖w‖ + distance (nan when not estimated, and for
+    ``error_estimate`` = ‖w − w_coarse‖/‖w‖ + distance (None when not estimated, and for
     GD/RK4). Budgets: ``max_steps``, ``max_evals`` (gradient evaluations),
     ``max_seconds`` (wall clock) — exhausting one raises ConvergenceError with the
     distance reached and the estimated remaining time/steps.
@@ -832,6 +878,7 @@ def fine_tune(
     their meaning) or "bound" (:func:`_curvature_bound`, rigorous and ~5× tighter; default
     for ``integrator="rk4"`` without ``flow_cfl``).
     """
+    X, y, weights = _data_first(X, y, weights, "fine_tune")
     Xa, ya = checks.design_and_labels(X, y)
     ws = validate_weights(weights, Xa.shape[1])
     depth = len(ws)
@@ -1053,7 +1100,7 @@ def _adaptive(
     # which would change a frozen one by rounding).
     final = tuple(W if m else W0.copy() for W, W0, m in zip(final, ws, mask, strict=True))
     w = _end_to_end(final)
-    error = math.nan
+    error: float | None = None
     if estimate_error and (fine.converged or fine.finished):
         _, coarse = run(TOL_INTEGRATOR * accuracy * ERROR_RATIO)
         coarse_w = _final_end_to_end(make(), coarse.z, chain)
@@ -1241,7 +1288,7 @@ def _stepped(
         solver=solver,
         step=float(eta if solver == "gd" else h),
         time=elapsed,
-        error_estimate=math.nan,
+        error_estimate=None,
         method="gd" if solver == "gd" else f"full/rk4 ({rule} curvature)",
         evaluations=steps * (1 if solver == "gd" else 4) + 1,
     )
@@ -1335,6 +1382,6 @@ def pretrain(
     # From a tiny start the end-to-end vector is ~0; the adaptive full-matrix flow takes long
     # steps near the saddle and short ones once w moves (no error estimate: not reported).
     result = fine_tune(
-        init, Xs, labels, solver="flow", rtol=rt, max_steps=budget, estimate_error=False
+        Xs, labels, init, solver="flow", rtol=rt, max_steps=budget, estimate_error=False
     )
     return result.weights

@@ -61,6 +61,15 @@ from numpy.typing import ArrayLike
 from finetune_theory import checks
 from finetune_theory.checks import FloatArray
 from finetune_theory.errors import ConvergenceError, InputError
+from numeric._records import (
+    BoolArray,
+    IntArray,
+    bool_or_array,
+    float_array,
+    float_or_array,
+    int_or_array,
+    set_field,
+)
 from numeric.data import MAX_ENTRIES, RngLike, as_generator, labels, sample_inputs
 
 __all__ = [
@@ -112,18 +121,34 @@ class GDResult:
     ``units_log2`` (int per element): 0 when loss, gradient norm and step are in the caller's
     units; otherwise 2e for the power-of-two rescaling X/2^e the run used (module docstring:
     caller's loss = loss_history·2^units_log2, step = step·2^−units_log2).
+
+    Types: ``theta`` and ``loss_history`` are float64 ndarrays. For one problem
+    (:func:`fine_tune`) every per-element field is a Python scalar: ``steps`` and
+    ``units_log2`` ``int``, ``converged`` ``bool``, ``step``, ``grad_norm``, ``condition``
+    and ``error_estimate`` ``float``. For a stack (:func:`fine_tune_many`) they are ndarrays
+    of shape (batch,): int64, bool and float64 respectively.
     """
 
     theta: FloatArray
-    steps: np.ndarray
-    converged: np.ndarray
+    steps: int | IntArray
+    converged: bool | BoolArray
     loss_history: FloatArray
-    step: FloatArray
-    grad_norm: FloatArray
-    condition: FloatArray
+    step: float | FloatArray
+    grad_norm: float | FloatArray
+    condition: float | FloatArray
     method: str = "gd"
-    error_estimate: FloatArray | float = math.nan
-    units_log2: np.ndarray | int = 0
+    error_estimate: float | FloatArray = math.nan
+    units_log2: int | IntArray = 0
+
+    def __post_init__(self) -> None:
+        set_field(self, "theta", float_array(self.theta))
+        set_field(self, "steps", int_or_array(self.steps))
+        set_field(self, "converged", bool_or_array(self.converged))
+        set_field(self, "loss_history", float_array(self.loss_history))
+        for name in ("step", "grad_norm", "condition", "error_estimate"):
+            set_field(self, name, float_or_array(getattr(self, name)))
+        set_field(self, "units_log2", int_or_array(self.units_log2))
+        set_field(self, "method", str(self.method))
 
     @property
     def all_converged(self) -> bool:
@@ -591,11 +616,19 @@ def quadratic_risk(
 
 @dataclass(frozen=True)
 class MonteCarloEstimate:
-    """A Monte Carlo mean with its standard error s/√M over M independent samples."""
+    """A Monte Carlo mean with its standard error s/√M over M independent samples.
+
+    ``mean`` and ``stderr`` are Python floats, ``samples`` = M a Python int.
+    """
 
     mean: float
     stderr: float
     samples: int
+
+    def __post_init__(self) -> None:
+        set_field(self, "mean", float(self.mean))
+        set_field(self, "stderr", float(self.stderr))
+        set_field(self, "samples", int(self.samples))
 
 
 def _estimate(values: FloatArray) -> MonteCarloEstimate:

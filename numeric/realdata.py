@@ -19,6 +19,7 @@ import numpy as np
 from finetune_theory import checks
 from finetune_theory.checks import FloatArray
 from finetune_theory.errors import InputError
+from numeric._records import float_array, set_field
 
 __all__ = ["NON_CONSTANT_PIXELS", "DigitsTasks", "load_digit_tasks"]
 
@@ -41,6 +42,10 @@ class DigitsTasks:
     teachers: FloatArray
     noise_var: FloatArray
     cov: FloatArray
+
+    def __post_init__(self) -> None:
+        for name in ("X", "labels", "teachers", "noise_var", "cov"):
+            set_field(self, name, float_array(getattr(self, name)))
 
 
 #: Pixels of the 8×8 digits whose value varies over the 1797 images.

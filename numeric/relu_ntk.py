@@ -50,6 +50,7 @@ from finetune_theory import checks
 from finetune_theory.checks import FloatArray
 from finetune_theory.errors import ConvergenceError, InputError
 from finetune_theory.scaling import pow2_scale as _unit
+from numeric._records import float_array, set_field, warn_old_layout
 from numeric.data import RngLike, as_generator, labels, sample_sphere
 from numeric.linear import MonteCarloEstimate
 
@@ -243,14 +244,36 @@ def _loss_grad(
     return 0.5 * float(res @ res) / n, grad, res, pre
 
 
-def loss_gradient(net: TwoLayerNet, X: ArrayLike, y: ArrayLike) -> tuple[float, FloatArray]:
+def _data_first(
+    X: ArrayLike, y: ArrayLike, net: TwoLayerNet, func: str, name: str
+) -> tuple[ArrayLike, ArrayLike, TwoLayerNet]:
+    """(X, y, network) of a call. The old layout ``func(network, X, y)`` (a
+    :class:`TwoLayerNet` first) is unambiguous by type: it emits a DeprecationWarning and is
+    swapped (until finetune-theory 0.2.0). Otherwise the network argument ``name`` must be a
+    TwoLayerNet."""
+    first: object = X
+    if isinstance(first, TwoLayerNet):
+        warn_old_layout(f"numeric.relu_ntk.{func}", f"{name}, X, y", f"X, y, {name}")
+        return y, cast(ArrayLike, net), first
+    if not isinstance(net, TwoLayerNet):
+        raise InputError(
+            f"{name} must be a TwoLayerNet (the order is {func}(X, y, {name})), "
+            f"got {type(net).__name__}"
+        )
+    return X, y, net
+
+
+def loss_gradient(X: ArrayLike, y: ArrayLike, net: TwoLayerNet) -> tuple[float, FloatArray]:
     """(L(W), ∇_W L(W)) for L(W) = (1/2n)‖f(X) − y‖²; the gradient has the shape of W (m, d).
 
-    ReLU's derivative at 0 is taken as 1 (the indicator 1{wᵀx ≥ 0} of the NTK).
-    Computed on (X, y)·2^-e with X·2^-e of unit scale (f is 1-homogeneous in X, so L and ∇L
-    scale by 4^-e exactly) and scaled back; a loss or gradient beyond float64 raises
-    InputError.
+    Data first: X (n, d), y (n,), then the network ``net`` (the old order
+    ``loss_gradient(net, X, y)`` still works until finetune-theory 0.2.0 with a
+    DeprecationWarning). ReLU's derivative at 0 is taken as 1 (the indicator 1{wᵀx ≥ 0} of
+    the NTK). Computed on (X, y)·2^-e with X·2^-e of unit scale (f is 1-homogeneous in X,
+    so L and ∇L scale by 4^-e exactly) and scaled back; a loss or gradient beyond float64
+    raises InputError.
     """
+    X, y, net = _data_first(X, y, net, "loss_gradient", "net")
     Xa, ya = checks.design_and_labels(_inputs(net, X), y)
     Xu, e = _unit(Xa)
     yu = _scaled_back([(ya, -e)], "y relative to the scale of X", underflow=False)
@@ -322,11 +345,17 @@ def _unit_stability_limit(net: TwoLayerNet, Xa: FloatArray) -> float:
 @dataclass(frozen=True)
 class MonteCarloGram:
     """A Monte Carlo estimate of a Gram matrix: entrywise ``mean`` and standard error
-    ``stderr`` = s/√M over ``samples`` = M independent draws of w ~ N(0, I_d)."""
+    ``stderr`` = s/√M (float64 ndarrays) over ``samples`` = M (a Python int) independent
+    draws of w ~ N(0, I_d)."""
 
     mean: FloatArray
     stderr: FloatArray
     samples: int
+
+    def __post_init__(self) -> None:
+        set_field(self, "mean", float_array(self.mean))
+        set_field(self, "stderr", float_array(self.stderr))
+        set_field(self, "samples", int(self.samples))
 
 
 def monte_carlo_gram(
@@ -398,6 +427,8 @@ class TrainResult:
     ``network``: final weights; ``initial``: the starting network; ``steps``: iterations
     taken; ``converged``: the residual tolerance was met; ``loss_history``: L at steps
     0 … steps (shape (steps+1,)); ``step``: η used; ``residual_norm``: final ‖f(X) − y‖.
+    ``steps`` is a Python int, ``converged`` a bool, ``step`` and ``residual_norm`` floats,
+    ``loss_history`` a float64 ndarray.
     """
 
     network: TwoLayerNet
@@ -407,6 +438,13 @@ class TrainResult:
     loss_history: FloatArray
     step: float
     residual_norm: float
+
+    def __post_init__(self) -> None:
+        set_field(self, "steps", int(self.steps))
+        set_field(self, "converged", bool(self.converged))
+        set_field(self, "loss_history", float_array(self.loss_history))
+        set_field(self, "step", float(self.step))
+        set_field(self, "residual_norm", float(self.residual_norm))
 
     @property
     def distance(self) -> float:
@@ -506,9 +544,9 @@ def _gradient_descent(
 
 
 def fine_tune(
-    network: TwoLayerNet,
     X: ArrayLike,
     y: ArrayLike,
+    network: TwoLayerNet,
     *,
     step: float | None = None,
     rtol: float = DEFAULT_RTOL,
@@ -517,12 +555,15 @@ def fine_tune(
 ) -> TrainResult:
     """Full-batch gradient descent on L(W) = (1/2n)‖f(X) − y‖² started at ``network``.
 
-    W_{k+1} = W_k − η∇L(W_k); a stays fixed. X (n, d), y (n,). ``step`` η defaults to
+    W_{k+1} = W_k − η∇L(W_k); a stays fixed. Data first: X (n, d), y (n,), then the
+    starting ``network`` (the old order ``fine_tune(network, X, y)`` still works until
+    finetune-theory 0.2.0 with a DeprecationWarning). ``step`` η defaults to
     n/λ_max(K(W₀)) and must be below 2n/λ_max(K(W₀)); stop when
     ‖f(X) − y‖ ≤ rtol·‖f₀(X) − y‖ (or the rounding floor); ``max_steps`` budget;
     ``strict``: raise :class:`ConvergenceError` when the budget runs out (otherwise return
     with ``converged`` False — pass a tiny rtol and strict=False to run exactly max_steps).
     """
+    X, y, network = _data_first(X, y, network, "fine_tune", "network")
     return _gradient_descent(network, X, y, step, rtol, max_steps, strict)
 
 
@@ -576,6 +617,10 @@ class TransferRun:
     y: FloatArray
     theta_s: FloatArray
     theta_t: FloatArray
+
+    def __post_init__(self) -> None:
+        for name in ("X_source", "X", "y", "theta_s", "theta_t"):
+            set_field(self, name, float_array(getattr(self, name)))
 
     @property
     def source_network(self) -> TwoLayerNet:

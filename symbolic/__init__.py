@@ -11,7 +11,10 @@ result was derived by SymPy or is a stated answer that SymPy checks is recorded 
 :func:`provenance_of` (and ``.provenance`` on each result; ``docs/theory.md``).
 """
 
+from typing import TYPE_CHECKING
+
 from finetune_theory import __version__
+from finetune_theory.deprecation import module_getattr
 from symbolic import deep_linear, linear, relu_ntk
 from symbolic._provenance import Provenance, provenance_of, provenance_parts
 from symbolic.deep_linear import (
@@ -25,10 +28,16 @@ from symbolic.linear import (
     excess_risk,
     expected_risk_isotropic,
     finetuned_weights,
-    risk_terms,
+    risk_decomposition,
     sample_complexity,
 )
-from symbolic.relu_ntk import finetuned_predictor, gram, linear_teacher_bound, ntk_gram
+from symbolic.relu_ntk import (
+    finetuned_predictor,
+    first_layer_ntk,
+    full_ntk,
+    linear_teacher_bound,
+    ntk,
+)
 
 __all__ = [
     "Provenance",
@@ -40,16 +49,35 @@ __all__ = [
     "finetuned_end_to_end",
     "finetuned_predictor",
     "finetuned_weights",
+    "first_layer_ntk",
     "frozen_layers_risk_floor",
-    "gram",
+    "full_ntk",
     "implicit_regularizer",
     "linear",
     "linear_teacher_bound",
-    "ntk_gram",
+    "ntk",
     "provenance_of",
     "provenance_parts",
     "relu_ntk",
-    "risk_terms",
+    "risk_decomposition",
     "sample_complexity",
     "scale_factor",
 ]
+
+if TYPE_CHECKING:  # the deprecated old names, typed as what they return at run time
+    from symbolic.linear import risk_terms as risk_terms
+    from symbolic.relu_ntk import gram as gram
+    from symbolic.relu_ntk import ntk_gram as ntk_gram
+else:
+    #: Old top-level names, served with a DeprecationWarning until finetune-theory 0.2.0.
+    __getattr__ = module_getattr(
+        __name__,
+        {
+            "gram": (lambda: relu_ntk.first_layer_ntk, "symbolic.first_layer_ntk"),
+            "ntk_gram": (lambda: relu_ntk.full_ntk, "symbolic.full_ntk"),
+            "risk_terms": (
+                lambda: linear.risk_terms,
+                "symbolic.risk_decomposition(X, y, ...) (it takes the labels y, not the noise)",
+            ),
+        },
+    )

@@ -42,6 +42,7 @@ from finetune_theory.scaling import ldexp_checked as _ldexp_checked
 from finetune_theory.scaling import pow2_scale as _pow2_scale
 from symbolic import _symbols as syms
 from symbolic._provenance import Provenance, provenance_of
+from symbolic._render import LatexRendered
 
 __all__ = [
     "EndToEndDerivation",
@@ -78,7 +79,7 @@ c_, s_ = sp.symbols("c s", positive=True)
 
 
 @dataclass(frozen=True)
-class EndToEndDerivation:
+class EndToEndDerivation(LatexRendered):
     """D1 for a concrete depth, derived by the chain rule on layer matrices with symbols.
 
     Gradient flow Ẇ_j = −∂L/∂W_j moves w by ẇ = −JJᵀg with J = ∂w/∂(all entries) and
@@ -212,7 +213,7 @@ def end_to_end_velocity(w: ArrayLike, grad: ArrayLike, depth: int) -> FloatArray
 
 
 @dataclass(frozen=True)
-class ImplicitBiasDerivation:
+class ImplicitBiasDerivation(LatexRendered):
     """D3 from D1, step by step.
 
     ``null_velocity_residual``: with z = (I − P)w and g = Xᵀr/n, (I − P)ẇ minus
@@ -748,7 +749,7 @@ def finetuned_risk(
 
 
 @dataclass(frozen=True)
-class InfiniteDepthDerivation:
+class InfiniteDepthDerivation(LatexRendered):
     """D4–D5 consequences for θ_T = αθ_S (noiseless), derived by substitution.
 
     With y = Xθ_T: X⁺y = αPθ_S, so C = α²‖Pθ_S‖² = α²(A − B).
@@ -794,7 +795,7 @@ def derive_infinite_depth() -> InfiniteDepthDerivation:
 
 
 @dataclass(frozen=True)
-class RegularizerDerivation:
+class RegularizerDerivation(LatexRendered):
     """Q_N(w) = q(‖w‖) − a θ̂_Sᵀw with q(r) = r^{(N+1)/N}, a = ((N+1)/N)‖θ_S‖^{1/N}.
 
     ∇Q = q'(r)ŵ − aθ̂_S. Stationarity on {Xw = y} means (I − P)∇Q = 0, i.e.
@@ -894,7 +895,7 @@ def derive_regularizer() -> RegularizerDerivation:
 
 
 @dataclass(frozen=True)
-class FrozenLayersDerivation:
+class FrozenLayersDerivation(LatexRendered):
     """D6. ``span_residual``: (I − θ̂θ̂ᵀ)w for w = (W_N ⋯ W_2 W_1)ᵀ with W_1 = s v θ̂ᵀ frozen and
     generic later layers (concrete sizes, θ̂ a rational unit vector): zero, so w ∈ span{θ_S}.
     ``optimum``: β* = θ_SᵀΣθ_T/θ_SᵀΣθ_S from d/dβ R(βθ_S) = 0; ``floor`` = R(β*θ_S) =

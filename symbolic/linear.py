@@ -21,11 +21,14 @@ noise σ²; Δ = θ_S − θ_T.
 
 from __future__ import annotations
 
+import functools
+import inspect
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 from fractions import Fraction
 from functools import cache
-from typing import Any
+from typing import Any, TypeVar, cast
 
 import numpy as np
 import sympy as sp
@@ -34,10 +37,12 @@ from scipy import optimize
 
 from finetune_theory import checks
 from finetune_theory.checks import FloatArray
+from finetune_theory.deprecation import warn_deprecated
 from finetune_theory.errors import InputError
 from finetune_theory.scaling import pow2_scale as _unit
 from symbolic import _symbols as syms
 from symbolic._provenance import Provenance, provenance_of
+from symbolic._render import LatexRendered
 
 __all__ = [
     "AsymptoticIsotropic",
@@ -64,6 +69,7 @@ __all__ = [
     "gd_iterate",
     "gd_stability_limit",
     "hmrt_c0",
+    "risk_decomposition",
     "risk_terms",
     "sample_complexity",
     "sample_complexity_ratio",
@@ -115,7 +121,7 @@ def _quad(a: FloatArray, S: FloatArray, b: FloatArray, shift: int, what: str) ->
 
 
 @dataclass(frozen=True)
-class KKTDerivation:
+class KKTDerivation(LatexRendered):
     """L1 for concrete sizes with symbolic entries.
 
     ``solution`` solves the KKT system of min ½‖θ − θ_S‖² s.t. Xθ = y (SymPy ``solve``);
@@ -198,7 +204,7 @@ def _symmetric_inverse(gram: sp.Matrix) -> sp.Matrix:
 
 
 @dataclass(frozen=True)
-class MatrixKKTDerivation:
+class MatrixKKTDerivation(LatexRendered):
     """L1 as matrix algebra for general (n, d) with MatrixSymbols.
 
     Attributes are SymPy matrix expressions: the multiplier λ* = (XXᵀ)⁻¹(Xθ_S − y),
@@ -250,7 +256,7 @@ def derive_min_distance_interpolant_matrix() -> MatrixKKTDerivation:
 
 
 @dataclass(frozen=True)
-class GradientDescentDerivation:
+class GradientDescentDerivation(LatexRendered):
     """L1 for gradient descent, solved along the eigen-directions of XᵀX/n.
 
     With eigenpair (μ, v) of XᵀX/n, b = vᵀXᵀy/n and e_k = vᵀθ_k, one GD step
@@ -425,7 +431,7 @@ def finetuned_weights(X: ArrayLike, y: ArrayLike, theta_s: ArrayLike) -> FloatAr
 
 
 @dataclass(frozen=True)
-class RiskDecomposition:
+class RiskDecomposition(LatexRendered):
     """L2 derived with matrix symbols; X⁺ is a symbol with X⁺X = P.
 
     ``error`` = θ_FT − θ_T after substituting y = Xθ_T + ξ; ``error_residual`` is
@@ -525,6 +531,81 @@ def _noise_trace(s2: float, pinv: FloatArray, S: FloatArray, shift: int, what: s
     return _scaled(core, shift + 2 * ep + es + e2, what)
 
 
+def _label_noise(Xa: FloatArray, ya: FloatArray, tt: FloatArray) -> tuple[FloatArray, int]:
+    """(u, e) with ξ = y − Xθ_T = u·2^e and max|u| in [0.5, 1) (u = 0, e = 0 if ξ = 0).
+
+    X and θ_T are rescaled by powers of 2 before the product (exact), and y and Xθ_T are
+    brought to one common power of 2 before the subtraction, so ξ is never formed in float64:
+    it may be far outside float64's range (X ~ 1e300 with θ_T ~ 1e100) and still be used."""
+    Xu, ex = _unit(Xa)
+    tu, et = _unit(tt)
+    fit = Xu @ tu  # Xθ_T·2^-(ex + et), entries at most d in size
+    yu, ey = _unit(ya)
+    ef = ex + et
+    if not np.any(fit):
+        top = ey
+    elif not np.any(yu):
+        top = ef
+    else:
+        top = max(ey, ef)
+    with np.errstate(under="ignore"):
+        diff = np.ldexp(yu, ey - top) - np.ldexp(fit, ef - top)
+    u, f = _unit(np.asarray(diff, dtype=np.float64))
+    return u, top + f
+
+
+def _risk_terms_scaled(
+    Xa: FloatArray,
+    xu: FloatArray,
+    en: int,
+    ts: FloatArray,
+    tt: FloatArray,
+    sig: FloatArray,
+    noise: str,
+) -> RiskTerms:
+    """The L2 terms for validated inputs and the noise ξ = xu·2^en (``noise`` names it in
+    the overflow messages)."""
+    du, ed = _scaled_difference(ts, tt)  # Δ = du·2^ed
+    Xu, ex = _unit(Xa)  # X = Xu·2^ex, X⁺ = pinv·2^-ex, P = pinv·Xu
+    pinv = np.linalg.pinv(Xu)
+    resid = du - pinv @ (Xu @ du)  # (I − P)Δ
+    lifted = pinv @ xu  # X⁺ξ, in units of 2^(en − ex)
+    cross_what = f"the cross term (theta_s, {noise}, X)"
+    variance_what = f"the variance term ({noise}, X, cov)"
+    return RiskTerms(
+        bias=_quad(resid, sig, resid, 2 * ed, "the bias term (from theta_s - theta_t, cov)"),
+        cross=_quad(2.0 * resid, sig, lifted, ed + en - ex, cross_what),
+        variance=_quad(lifted, sig, lifted, 2 * (en - ex), variance_what),
+    )
+
+
+def risk_decomposition(
+    X: ArrayLike,
+    y: ArrayLike,
+    theta_s: ArrayLike,
+    theta_t: ArrayLike,
+    cov: ArrayLike | None = None,
+) -> RiskTerms:
+    """L2 (docs/theory.md §1): the exact bias, cross and variance terms of R(θ_FT) for one
+    design X and labels y, where θ_FT = θ_S + X⁺(y − Xθ_S) is the fine-tuned solution (L1).
+
+    With Δ = θ_S − θ_T, P = X⁺X and the label noise ξ = y − Xθ_T (computed here, from y):
+    bias = Δᵀ(I − P)Σ(I − P)Δ, cross = 2Δᵀ(I − P)ΣX⁺ξ, variance = ξᵀX⁺ᵀΣX⁺ξ, and
+    ``total`` = R(θ_FT) = (θ_FT − θ_T)ᵀΣ(θ_FT − θ_T) (excess risk, without σ²). Parameters:
+    X (n, d), y (n,) the labels, theta_s and theta_t (d,), cov Σ (d, d) symmetric PSD
+    (default identity). Every input is rescaled by a power of 2 before the algebra and ξ is
+    kept in that scaled form, so any representable magnitudes work; a term whose value
+    overflows float64 is an InputError naming its inputs.
+    """
+    Xa, ya = checks.design_and_labels(X, y)
+    d = Xa.shape[1]
+    ts = checks.as_vector(theta_s, "theta_s", d)
+    tt = checks.as_vector(theta_t, "theta_t", d)
+    sig = _design_cov(Xa, cov)
+    xu, en = _label_noise(Xa, ya, tt)
+    return _risk_terms_scaled(Xa, xu, en, ts, tt, sig, "y - X theta_t")
+
+
 def risk_terms(
     X: ArrayLike,
     noise: ArrayLike,
@@ -532,31 +613,29 @@ def risk_terms(
     theta_t: ArrayLike,
     cov: ArrayLike | None = None,
 ) -> RiskTerms:
-    """L2: the exact bias, cross and variance terms of R(θ_FT) for one design and noise draw.
+    """Deprecated (removed in finetune-theory 0.2.0): use :func:`risk_decomposition`, which
+    takes the labels y where this function takes the noise ξ = y − Xθ_T.
 
-    bias = Δᵀ(I − P)Σ(I − P)Δ, cross = 2Δᵀ(I − P)ΣX⁺ξ, variance = ξᵀX⁺ᵀΣX⁺ξ with
-    Δ = θ_S − θ_T, P = X⁺X, labels y = Xθ_T + ξ. Parameters: X (n, d), noise ξ (n,),
-    theta_s and theta_t (d,), cov Σ (d, d) symmetric PSD (default identity). Every input is
-    rescaled by a power of 2 before the algebra, so any representable magnitudes work; a
-    term whose value overflows float64 is an InputError naming its inputs.
+    The L2 terms of :func:`risk_decomposition` for one design X (n, d) and noise draw
+    noise ξ (n,); theta_s, theta_t (d,), cov Σ (d, d) (default identity). Unchanged from
+    before the rename: the same rescaled computation, with the noise given directly.
     """
+    warn_deprecated(
+        "symbolic.linear.risk_terms(X, noise, ...)",
+        "symbolic.linear.risk_decomposition(X, y, ...) (it takes the labels y = X theta_t + "
+        "noise, not the noise)",
+    )
     Xa = checks.as_matrix(X, "X")
     n, d = Xa.shape
     xi = checks.as_vector(noise, "noise", n)
     ts = checks.as_vector(theta_s, "theta_s", d)
     tt = checks.as_vector(theta_t, "theta_t", d)
     sig = _design_cov(Xa, cov)
-    du, ed = _scaled_difference(ts, tt)  # Δ = du·2^ed
     xu, en = _unit(xi)  # ξ = xu·2^en
-    Xu, ex = _unit(Xa)  # X = Xu·2^ex, X⁺ = pinv·2^-ex, P = pinv·Xu
-    pinv = np.linalg.pinv(Xu)
-    resid = du - pinv @ (Xu @ du)  # (I − P)Δ
-    lifted = pinv @ xu  # X⁺ξ, in units of 2^(en − ex)
-    return RiskTerms(
-        bias=_quad(resid, sig, resid, 2 * ed, "the bias term (from theta_s - theta_t, cov)"),
-        cross=_quad(2.0 * resid, sig, lifted, ed + en - ex, "the cross term (theta_s, noise, X)"),
-        variance=_quad(lifted, sig, lifted, 2 * (en - ex), "the variance term (noise, X, cov)"),
-    )
+    return _risk_terms_scaled(Xa, xu, en, ts, tt, sig, "noise")
+
+
+risk_terms.__deprecated__ = "symbolic.linear.risk_decomposition"  # type: ignore[attr-defined]
 
 
 def expected_risk_given_design(
@@ -600,13 +679,56 @@ def excess_risk(theta: ArrayLike, theta_t: ArrayLike, cov: ArrayLike | None = No
     return _quad(diff, sig, diff, 2 * e, "the excess risk (from theta - theta_t, cov)")
 
 
+_F = TypeVar("_F", bound=Callable[..., Any])
+
+_POSITIONAL = (inspect.Parameter.POSITIONAL_ONLY, inspect.Parameter.POSITIONAL_OR_KEYWORD)
+
+
+def _old_positional_layout(old: tuple[str, ...], required: int, advice: str) -> Callable[[_F], _F]:
+    """Transition for one release: also accept the pre-0.1 positional layout ``old``.
+
+    The decorated function keeps its (new) signature and type hints; only a call with more
+    positional arguments than that signature allows, at least ``required`` and at most
+    ``len(old)`` of them, is read in the OLD order ``old`` (with any further arguments by
+    keyword) and emits a DeprecationWarning ending in ``advice``. Every other layout goes to
+    the function unchanged, so Python raises its usual TypeError for it; a keyword that
+    repeats a positional one is a TypeError too. Keyword calls never warn (the names did not
+    change).
+    """
+
+    def decorate(func: _F) -> _F:
+        params = inspect.signature(func).parameters.values()
+        allowed = sum(1 for p in params if p.kind in _POSITIONAL)
+        what = (
+            f"positional ({', '.join(old[:required])}) arguments to "
+            f"{func.__module__}.{func.__name__}"
+        )
+
+        @functools.wraps(func)
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
+            if len(args) <= allowed or not required <= len(args) <= len(old):
+                return func(*args, **kwargs)
+            named = dict(zip(old, args, strict=False))
+            repeated = sorted(set(named) & set(kwargs))
+            if repeated:
+                raise TypeError(
+                    f"{func.__name__}() got multiple values for argument {repeated[0]!r}"
+                )
+            warn_deprecated(what, advice)
+            return func(**named, **kwargs)
+
+        return cast(_F, wrapper)
+
+    return decorate
+
+
 # ======================================================================================
 # L3 — expected risk for isotropic Gaussian design, exact at finite (n, d)
 # ======================================================================================
 
 
 @dataclass(frozen=True)
-class ExpectedRiskDerivation:
+class ExpectedRiskDerivation(LatexRendered):
     """L3 derived from the inverse chi-square mean.
 
     ``inverse_chi2_mean`` is E[1/χ²_k] obtained by integrating the χ²_k density with
@@ -615,8 +737,17 @@ class ExpectedRiskDerivation:
     E tr W⁻¹ = n E[1/χ²_{d−n+1}]; for n > d the same holds with n and d swapped and
     W = XᵀX. The bias uses E P = (n/d) I (rotational invariance; tr P = rank X = n).
 
-    ``under`` (n ≤ d − 2) and ``over`` (n ≥ d + 2) are the two regimes, their conditions
-    come from k > 2; ``piecewise`` joins them; ``textbook`` is docs/theory.md's formula.
+    The two regimes, named after the linear system Xθ = y:
+
+    * ``under`` — under-determined, n ≤ d − 2 (fewer samples than dimensions): θ_FT
+      interpolates and keeps the source's null-space part (I − P)θ_S, so
+      E R = (1 − n/d)‖Δ‖² + σ²n/(d − n − 1) (bias of the unlearned directions + noise).
+    * ``over`` — over-determined, n ≥ d + 2: θ_FT is the least-squares solution and θ_S is
+      forgotten, so E R = σ²d/(n − d − 1) (noise only).
+
+    Their conditions come from k > 2 (the inverse χ² mean is infinite for
+    n ∈ {d − 1, d, d + 1} when σ² > 0); ``piecewise`` joins them; ``textbook`` is
+    docs/theory.md's formula.
     ``near_interpolation_threshold`` is lim_{n→d−1⁻} of ``under`` with σ² > 0 (∞);
     ``noiseless_at_threshold`` is lim_{n→d} of the σ² = 0 bias (0);
     ``proportional_under``/``proportional_over`` are the limits d → ∞ at fixed
@@ -657,8 +788,10 @@ def derive_expected_risk_isotropic() -> ExpectedRiskDerivation:
     trace_under = n * value.subs(kd, d - n + 1)  # E tr (XXᵀ)⁻¹
     trace_over = d * value.subs(kd, n - d + 1)  # E tr (XᵀX)⁻¹
     bias_under = (1 - n / d) * D  # Δᵀ E(I − P) Δ
-    under = sp.simplify(bias_under + s2 * trace_under)
-    over = sp.simplify(s2 * trace_over)
+    # Not simplified: simplify merges bias and variance into one unreadable fraction, while
+    # the substitution already gives (1 − n/d)‖Δ‖² + σ²n/(d − n − 1) and σ²d/(n − d − 1).
+    under = bias_under + s2 * trace_under
+    over = s2 * trace_over
     cond_under = sp.simplify(condition.subs(kd, d - n + 1))  # d − n + 1 > 2  ⇔  n ≤ d − 2
     cond_over = sp.simplify(condition.subs(kd, n - d + 1))
     piecewise = sp.Piecewise((under, cond_under), (over, cond_over), (sp.nan, True))
@@ -698,15 +831,24 @@ def _form_risk_over(n: Any, d: Any, delta_sq: Any, noise_var: Any) -> Any:
     return noise_var * d / (n - d - 1)
 
 
-def expected_risk_isotropic(n: int, d: int, delta_sq: float, noise_var: float = 0.0) -> float:
-    """L3: E_X,ξ R(θ_FT) for x ~ N(0, I_d), exact at finite (n, d).
+@_old_positional_layout(
+    ("n", "d", "delta_sq", "noise_var"),
+    3,
+    "symbolic.linear.expected_risk_isotropic(delta_sq, n=n, d=d, noise_var=noise_var): "
+    "pass n= and d= by keyword",
+)
+def expected_risk_isotropic(delta_sq: float, *, n: int, d: int, noise_var: float = 0.0) -> float:
+    """L3 (docs/theory.md §1): E_X,ξ R(θ_FT) for x ~ N(0, I_d), exact at finite (n, d).
 
     n ≤ d − 2: (1 − n/d)‖Δ‖² + σ² n/(d − n − 1);  n ≥ d + 2: σ² d/(n − d − 1).
     Without noise the bias formula holds for every n (it is 0 for n ≥ d). With noise the
     expectation is infinite for n ∈ {d − 1, d, d + 1} and an :class:`InputError` is raised.
     Evaluates the shipped forms of :func:`derive_expected_risk_isotropic`'s expressions.
-    Parameters: n ≥ 0 samples (n = 0 leaves θ_S: risk ‖Δ‖²), d ≥ 1 dimensions,
-    delta_sq = ‖θ_S − θ_T‖², noise_var = σ².
+    Parameters: delta_sq = ‖θ_S − θ_T‖², then by keyword n ≥ 0 samples (n = 0 leaves θ_S:
+    risk ‖Δ‖²), d ≥ 1 dimensions and noise_var = σ².
+
+    Until finetune-theory 0.2.0 the old positional call ``(n, d, delta_sq[, noise_var])`` is
+    still read in that order, with a DeprecationWarning.
     """
     n = checks.positive_int(n, "n", minimum=0)
     d = checks.positive_int(d, "d")
@@ -726,7 +868,7 @@ def expected_risk_isotropic(n: int, d: int, delta_sq: float, noise_var: float = 
 
 
 @dataclass(frozen=True)
-class SampleComplexity:
+class SampleComplexity(LatexRendered):
     """n(ε) from solving (1 − n/d)‖Δ‖² = ε for n (noiseless L3).
 
     ``n_finetune`` = d(1 − ε/‖Δ‖²), ``n_scratch`` the same with ‖Δ‖² → ‖θ_T‖² (θ_S = 0)
@@ -758,13 +900,23 @@ def _form_n_finetune(d: Any, delta_sq: Any, epsilon: Any) -> Any:
     return d * (1 - epsilon / delta_sq)
 
 
-def sample_complexity(epsilon: float, delta_sq: float, d: int) -> int:
-    """Smallest n with noiseless expected excess risk (1 − n/d)‖Δ‖² ≤ ε (isotropic design).
+@_old_positional_layout(
+    ("epsilon", "delta_sq", "d"),
+    3,
+    "symbolic.linear.sample_complexity(delta_sq, d=d, epsilon=epsilon): "
+    "pass d= and epsilon= by keyword",
+)
+def sample_complexity(delta_sq: float, *, d: int, epsilon: float) -> int:
+    """Smallest n with noiseless expected excess risk (1 − n/d)‖Δ‖² ≤ ε (isotropic design,
+    L3, docs/theory.md §1).
 
     n(ε) = ⌈d(1 − ε/‖Δ‖²)⌉, or 0 when ε ≥ ‖Δ‖². Pass delta_sq = ‖θ_T‖² for training from
     scratch (θ_S = 0). The shipped form is evaluated in exact rational arithmetic on the
     float inputs (fractions.Fraction), so the ceiling is exact for every d (a float
     evaluation carries an error of order d·ε_mach, which at d = 10¹⁵ is a sample or more).
+
+    Until finetune-theory 0.2.0 the old positional call ``(epsilon, delta_sq, d)`` is still
+    read in that order, with a DeprecationWarning.
     """
     eps = checks.positive(epsilon, "epsilon")
     D = checks.nonnegative(delta_sq, "delta_sq")
@@ -775,15 +927,25 @@ def sample_complexity(epsilon: float, delta_sq: float, d: int) -> int:
     return max(0, math.ceil(raw))
 
 
-def sample_complexity_ratio(epsilon: float, delta_sq: float, theta_t_sq: float, d: int) -> float:
-    """n_FT(ε)/n_scratch(ε) with integer sample sizes from :func:`sample_complexity`.
+@_old_positional_layout(
+    ("epsilon", "delta_sq", "theta_t_sq", "d"),
+    4,
+    "symbolic.linear.sample_complexity_ratio(delta_sq, theta_t_sq, d=d, epsilon=epsilon): "
+    "pass d= and epsilon= by keyword",
+)
+def sample_complexity_ratio(delta_sq: float, theta_t_sq: float, *, d: int, epsilon: float) -> float:
+    """n_FT(ε)/n_scratch(ε) with integer sample sizes from :func:`sample_complexity`:
+    delta_sq = ‖θ_S − θ_T‖² for fine-tuning, theta_t_sq = ‖θ_T‖² for training from scratch.
 
     Defined only when training from scratch needs samples (epsilon < theta_t_sq); otherwise
     the ratio n_FT/0 is undefined (0/0 or +∞) and an InputError is raised.
+
+    Until finetune-theory 0.2.0 the old positional call ``(epsilon, delta_sq, theta_t_sq,
+    d)`` is still read in that order, with a DeprecationWarning.
     """
     checks.nonnegative(theta_t_sq, "theta_t_sq")  # named here: sample_complexity says delta_sq
-    n_ft = sample_complexity(epsilon, delta_sq, d)
-    n_sc = sample_complexity(epsilon, theta_t_sq, d)
+    n_ft = sample_complexity(delta_sq, d=d, epsilon=epsilon)
+    n_sc = sample_complexity(theta_t_sq, d=d, epsilon=epsilon)
     if n_sc == 0:
         raise InputError(
             f"sample_complexity_ratio is undefined when training from scratch needs no "
@@ -799,7 +961,7 @@ def sample_complexity_ratio(epsilon: float, delta_sq: float, theta_t_sq: float, 
 
 
 @dataclass(frozen=True)
-class AsymptoticIsotropic:
+class AsymptoticIsotropic(LatexRendered):
     """L4 with every eigenvalue equal to λ, solved by SymPy.
 
     ``c0`` solves 1 − 1/γ = 1/(1 + c₀γλ): c₀ = 1/(γ(γ − 1)λ); ``bias`` = λ‖Δ‖²(1 − 1/γ),

@@ -14,8 +14,9 @@ As in :mod:`symbolic.linear`, two kinds of public names live here:
   NTK features; its gradient-flow and gradient-descent solutions, the distance travelled and
   the generalisation term). Each result's ``.provenance`` says whether SymPy derived it or
   checked a stated answer (docs/theory.md).
-* Evaluation functions take NumPy arrays and return floats/arrays: :func:`gram` (H^∞),
-  :func:`nngp_gram`, :func:`ntk_gram` (full two-layer NTK), :func:`finetuned_predictor`,
+* Evaluation functions take NumPy arrays and return floats/arrays: :func:`first_layer_ntk`
+  (H^∞, only W trained), :func:`full_ntk` (both layers: H^∞ + :func:`nngp_gram`),
+  :func:`ntk` (either, by ``layers="first"|"both"``), :func:`finetuned_predictor`,
   :func:`predictor_from_gram`, :func:`distance_travelled`, :func:`kernel_norm_sq`,
   :func:`generalization_term`, :func:`linear_teacher_bound`. The kernels evaluate the
   derived expressions, shipped as plain ``_form_*`` functions (no SymPy work at call time;
@@ -36,10 +37,12 @@ diagonal it is exactly 0 and H^∞_ii = ‖x_i‖²/2 to the last bit.
 
 from __future__ import annotations
 
+import functools
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cache
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar, cast
 
 import numpy as np
 import sympy as sp
@@ -47,12 +50,14 @@ from numpy.typing import ArrayLike
 
 from finetune_theory import checks
 from finetune_theory.checks import FloatArray
+from finetune_theory.deprecation import deprecated_alias, warn_deprecated
 from finetune_theory.errors import InputError
 from finetune_theory.scaling import ldexp_checked as _ldexp_checked
 from finetune_theory.scaling import pow2_scale as _pow2_scale
 from symbolic import _symbols as syms
 from symbolic import linear as sl
 from symbolic._provenance import Provenance, provenance_of
+from symbolic._render import LatexRendered
 
 __all__ = [
     "GRAM_RCOND",
@@ -66,12 +71,15 @@ __all__ = [
     "derive_relu_kernels",
     "distance_travelled",
     "finetuned_predictor",
+    "first_layer_ntk",
+    "full_ntk",
     "generalization_term",
     "gram",
     "kernel_norm_sq",
     "linear_teacher_bound",
     "linear_teacher_norm_sq",
     "nngp_gram",
+    "ntk",
     "ntk_gram",
     "orthant_probability",
     "predictor_from_gram",
@@ -87,7 +95,61 @@ UNIT_NORM_ATOL = 1e-10
 #: give ratios ~1e-17). Pass ``ridge > 0`` to solve with K + ridge·I instead.
 GRAM_RCOND = 1e-12
 
+#: Which layers of f(x) = (1/√m) Σ a_r relu(w_rᵀx) are trained, hence which NTK: "first"
+#: (only W: H^∞, docs/theory.md §3) or "both" (W and a: H^∞ + E[relu relu]). The same
+#: spelling and default as ``numeric.relu_ntk.empirical_ntk`` and ``monte_carlo_gram``.
+Layers = Literal["first", "both"]
+
+#: The pre-0.1 spelling of :data:`Layers` (``kernel="h_inf"|"ntk"``), deprecated.
 Kernel = Literal["h_inf", "ntk"]
+_KERNEL_LAYERS: dict[str, Layers] = {"h_inf": "first", "ntk": "both"}
+#: How messages name the Gram matrix of each choice of layers.
+_GRAM_NAME: dict[str, str] = {"first": "H^inf", "both": "full NTK"}
+
+
+def _layers(value: Any) -> Layers:
+    """``layers`` validated: "first" or "both" (InputError naming layers otherwise)."""
+    if not isinstance(value, str) or value not in _GRAM_NAME:
+        raise InputError(
+            f"layers must be 'first' (only W trained: H^inf) or 'both' (W and a: the full "
+            f"NTK), got {value!r:.80}"
+        )
+    return cast(Layers, value)
+
+
+_F = TypeVar("_F", bound=Callable[..., Any])
+
+
+def _accepts_kernel_keyword(func: _F) -> _F:
+    """Transition for one release: the pre-0.1 keyword ``kernel="h_inf"|"ntk"`` of ``func``.
+
+    ``func`` keeps its signature (``layers=`` only). A call with ``kernel=`` warns
+    (DeprecationWarning) and runs with ``layers="first"`` for "h_inf" and ``layers="both"``
+    for "ntk"; another kernel value is an InputError naming kernel, and passing both
+    ``kernel=`` and ``layers=`` is a TypeError.
+    """
+
+    @functools.wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        if "kernel" not in kwargs:
+            return func(*args, **kwargs)
+        kernel = kwargs.pop("kernel")
+        if "layers" in kwargs:
+            raise TypeError(
+                f"{func.__name__}() got both layers= and the deprecated kernel=; pass layers= only"
+            )
+        if not isinstance(kernel, str) or kernel not in _KERNEL_LAYERS:
+            raise InputError(
+                f"kernel must be 'h_inf' (only W trained) or 'ntk' (W and a), got "
+                f"{kernel!r:.80}; kernel= is deprecated: pass layers='first' or 'both'"
+            )
+        warn_deprecated(
+            f"the kernel= argument of symbolic.relu_ntk.{func.__name__}",
+            'layers="first" (was kernel="h_inf") or layers="both" (was kernel="ntk")',
+        )
+        return func(*args, layers=_KERNEL_LAYERS[kernel], **kwargs)
+
+    return cast(_F, wrapper)
 
 
 # ======================================================================================
@@ -96,7 +158,7 @@ Kernel = Literal["h_inf", "ntk"]
 
 
 @dataclass(frozen=True)
-class ReluKernelDerivation:
+class ReluKernelDerivation(LatexRendered):
     """K1 derived by integrating the standard 2-D Gaussian in polar coordinates.
 
     For unit x, x' at angle θ, (wᵀx, wᵀx') depends on w ~ N(0, I_d) only through its
@@ -296,7 +358,7 @@ def _stable_angles(
     (x − z)·(x + z)/(‖x‖ + ‖z‖). x ± z is exact where it cancels (Sterbenz) and a − b carries
     no cancellation, so θ and ψ each have a *relative* error of a few ulp, even ψ = 1e-15 at
     u → −1 (x/‖x‖ + z/‖z‖ has an absolute error of ~1e-16 there). The formula is exactly
-    symmetric in (x, z), so gram(X) is exactly symmetric.
+    symmetric in (x, z), so first_layer_ntk(X) is exactly symmetric.
     """
     theta = np.empty((Xa.shape[0], Za.shape[0]), dtype=np.float64)
     psi = np.empty_like(theta)
@@ -341,16 +403,24 @@ def orthant_probability(
     return _orthant_psi(psi)
 
 
-def gram(X: ArrayLike, Z: ArrayLike | None = None, *, normalize: bool = False) -> FloatArray:
-    """K1: H^∞_ij = E_w[x_iᵀz_j 1{wᵀx_i ≥ 0, wᵀz_j ≥ 0}] = x_iᵀz_j (π − θ_ij)/(2π).
+def first_layer_ntk(
+    X: ArrayLike, Z: ArrayLike | None = None, *, normalize: bool = False
+) -> FloatArray:
+    """K1: the infinite-width NTK of the FIRST layer (only W trained), H^∞ of docs/theory.md §3.
 
-    The infinite-width NTK of the first layer (only W trained), w ~ N(0, I). X is (n, d),
-    Z (n_z, d) defaults to X (then the result is the symmetric PSD Gram matrix; with Z, the
-    cross-kernel k(Z, X)ᵀ). Rows must be unit-norm (|‖x‖ − 1| ≤ :data:`UNIT_NORM_ATOL`):
-    pass ``normalize=True`` to divide them by their norms first. The orthant probability
-    (π − θ)/(2π) is the shipped expression of :func:`derive_relu_kernels`,
-    evaluated at the stable angle of :func:`angles`, so the diagonal is ‖x_i‖²/2 to rounding
-    and entries near u = ±1 keep full precision.
+    H^∞_ij = E_w[x_iᵀz_j 1{wᵀx_i ≥ 0, wᵀz_j ≥ 0}] = x_iᵀz_j (π − θ_ij)/(2π), w ~ N(0, I):
+    the kernel of the paper's setting (output weights a_r = ±1 fixed). Its finite-width pair
+    is ``numeric.relu_ntk.empirical_ntk(net, X, Z, layers="first")`` (the default there), and
+    ``numeric.relu_ntk.monte_carlo_gram(..., layers="first")``; for both layers trained use
+    :func:`full_ntk` (comparing that with the first-layer empirical NTK is an error of order
+    E[relu relu] that no width removes). ``ntk(X, Z, layers="first")`` is the same matrix.
+
+    X is (n, d), Z (n_z, d) defaults to X (then the result is the symmetric PSD Gram matrix;
+    with Z, the cross-kernel k(Z, X)ᵀ). Rows must be unit-norm
+    (|‖x‖ − 1| ≤ :data:`UNIT_NORM_ATOL`): pass ``normalize=True`` to divide them by their
+    norms first. The orthant probability (π − θ)/(2π) is the shipped expression of
+    :func:`derive_relu_kernels`, evaluated at the stable angle of :func:`angles`, so the
+    diagonal is ‖x_i‖²/2 to rounding and entries near u = ±1 keep full precision.
     """
     Xa, xn, Za, zn = _pair(X, Z, normalize)
     _, psi = _stable_angles(Xa, xn, Za, zn)
@@ -361,19 +431,24 @@ def nngp_gram(X: ArrayLike, Z: ArrayLike | None = None, *, normalize: bool = Fal
     """E_w[relu(wᵀx_i) relu(wᵀz_j)] = ‖x_i‖‖z_j‖ (sin θ + (π − θ) cos θ)/(2π), w ~ N(0, I).
 
     The second-layer part of the two-layer NTK (arc-cosine kernel of order 1, the derived
-    ``relu_expectation`` of :func:`derive_relu_kernels`); unit-norm rows as in :func:`gram`.
+    ``relu_expectation`` of :func:`derive_relu_kernels`): :func:`full_ntk` minus
+    :func:`first_layer_ntk`. Unit-norm rows as in :func:`first_layer_ntk`.
     """
     Xa, xn, Za, zn = _pair(X, Z, normalize)
     _, psi = _stable_angles(Xa, xn, Za, zn)
     return np.asarray(np.outer(xn, zn) * _relu_expectation_psi(psi), dtype=np.float64)
 
 
-def ntk_gram(X: ArrayLike, Z: ArrayLike | None = None, *, normalize: bool = False) -> FloatArray:
-    """The full two-layer NTK: :func:`gram` + :func:`nngp_gram` (both W and a trained).
+def full_ntk(X: ArrayLike, Z: ArrayLike | None = None, *, normalize: bool = False) -> FloatArray:
+    """K1: the infinite-width NTK of BOTH layers (W and a trained): H^∞ + E[relu relu].
 
-    For f(x) = (1/√m) Σ a_r relu(w_rᵀx), ∇_{w_r} f = a_r 1{w_rᵀx ≥ 0} x/√m contributes
-    H^∞ and ∇_{a_r} f = relu(w_rᵀx)/√m contributes E[relu relu], as m → ∞.
-    Unit-norm rows as in :func:`gram`.
+    K_ij = x_iᵀz_j (π − θ_ij)/(2π) + ‖x_i‖‖z_j‖ (sin θ_ij + (π − θ_ij) cos θ_ij)/(2π), i.e.
+    :func:`first_layer_ntk` + :func:`nngp_gram`: for f(x) = (1/√m) Σ a_r relu(w_rᵀx),
+    ∇_{w_r} f = a_r 1{w_rᵀx ≥ 0} x/√m contributes H^∞ and ∇_{a_r} f = relu(w_rᵀx)/√m
+    contributes E[relu relu], as m → ∞. Its finite-width pair is
+    ``numeric.relu_ntk.empirical_ntk(net, X, Z, layers="both")`` (not the default there) and
+    ``monte_carlo_gram(..., layers="both")``. ``ntk(X, Z, layers="both")`` is the same
+    matrix. Unit-norm rows as in :func:`first_layer_ntk`.
     """
     Xa, xn, Za, zn = _pair(X, Z, normalize)
     _, psi = _stable_angles(Xa, xn, Za, zn)
@@ -383,13 +458,41 @@ def ntk_gram(X: ArrayLike, Z: ArrayLike | None = None, *, normalize: bool = Fals
     )
 
 
+def ntk(
+    X: ArrayLike,
+    Z: ArrayLike | None = None,
+    *,
+    layers: Layers = "first",
+    normalize: bool = False,
+) -> FloatArray:
+    """K1: the infinite-width NTK of the layers trained, chosen as the empirical NTK is.
+
+    ``layers="first"`` (default, only W trained, the paper's setting): H^∞ =
+    :func:`first_layer_ntk`, x_iᵀz_j (π − θ_ij)/(2π). ``layers="both"`` (W and a trained):
+    :func:`full_ntk`, H^∞ + E[relu relu]. The spelling and the default are those of
+    ``numeric.relu_ntk.empirical_ntk(net, X, Z, layers="first")`` and
+    ``monte_carlo_gram(..., layers=...)``, so ``ntk(X, layers=L)`` is the m → ∞ limit of
+    ``empirical_ntk(net, X, layers=L)`` for every L. Another ``layers`` value is an
+    InputError naming layers. Unit-norm rows (or ``normalize=True``) as in
+    :func:`first_layer_ntk`.
+    """
+    kernel = first_layer_ntk if _layers(layers) == "first" else full_ntk
+    return kernel(X, Z, normalize=normalize)
+
+
+#: Deprecated names (removed in finetune-theory 0.2.0): ``gram`` is the FIRST-layer kernel
+#: H^∞ and ``ntk_gram`` the full two-layer NTK; the new names say which.
+gram = deprecated_alias(first_layer_ntk, "symbolic.relu_ntk.gram")
+ntk_gram = deprecated_alias(full_ntk, "symbolic.relu_ntk.ntk_gram")
+
+
 # ======================================================================================
 # K2 — linear teachers have a known kernel norm
 # ======================================================================================
 
 
 @dataclass(frozen=True)
-class KernelNormDerivation:
+class KernelNormDerivation(LatexRendered):
     """K2: the series of H^∞(u) and the kernel norm of linear functions.
 
     ``series`` is the Taylor series of u/4 + u·arcsin(u)/(2π) to O(u¹⁰) (SymPy ``series``);
@@ -496,7 +599,7 @@ def linear_teacher_norm_sq(beta: ArrayLike) -> float:
 
 
 @dataclass(frozen=True)
-class FinetunedPredictorDerivation:
+class FinetunedPredictorDerivation(LatexRendered):
     """K3: the linearised network f(x) ≈ f_S(x) + φ(x)ᵀδ, δ = W − W_S, fine-tuned on
     (1/2n)‖f(X) − y‖² is linear regression on the features Φ (rows φ(x_i)ᵀ) started at
     δ = 0 with labels r = y − f_S(X) — so L1 applies.
@@ -789,14 +892,11 @@ def _training_problem(
     return Xa, res
 
 
-def _kernel(kernel: Kernel) -> Any:
-    if kernel == "h_inf":
-        return gram
-    if kernel == "ntk":
-        return ntk_gram
-    raise InputError(f"kernel must be 'h_inf' (only W trained) or 'ntk' (W and a), got {kernel!r}")
+def _kernel(layers: Layers) -> Callable[..., FloatArray]:
+    return first_layer_ntk if _layers(layers) == "first" else full_ntk
 
 
+@_accepts_kernel_keyword
 def finetuned_predictor(
     X: ArrayLike,
     y: ArrayLike,
@@ -804,7 +904,7 @@ def finetuned_predictor(
     X_test: ArrayLike,
     f_source_test: ArrayLike,
     *,
-    kernel: Kernel = "h_inf",
+    layers: Layers = "first",
     time: float | None = None,
     step: float | None = None,
     steps: int | None = None,
@@ -815,17 +915,19 @@ def finetuned_predictor(
 
     X (n, d) target training inputs and X_test (n_test, d), unit-norm rows (or
     ``normalize=True``); y (n,) target labels; f_source_train = f_S(X) and
-    f_source_test = f_S(X_test), the pretrained network's outputs. ``kernel``: 'h_inf'
-    (K = H^∞, only W trained, the setting of docs/theory.md §3) or 'ntk' (both layers trained).
+    f_source_test = f_S(X_test), the pretrained network's outputs. ``layers``: "first"
+    (K = H^∞ = :func:`first_layer_ntk`, only W trained, the setting of docs/theory.md §3) or
+    "both" (K = :func:`full_ntk`, both layers trained), as in ``numeric.relu_ntk``; the
+    deprecated ``kernel="h_inf"|"ntk"`` still works until 0.2.0 (DeprecationWarning).
     ``time`` / ``step`` + ``steps`` / ``ridge``: see :func:`predictor_from_gram`. A singular
     K (duplicate rows, say) raises :class:`InputError` unless ``ridge`` > 0.
     """
     Xa, res = _training_problem(X, y, f_source_train, normalize)
-    fn = _kernel(kernel)
+    fn = _kernel(layers)
     Xt, _ = _unit_rows(X_test, "X_test", normalize)
     if Xt.shape[1] != Xa.shape[1]:
         raise InputError(f"X_test must have {Xa.shape[1]} columns to match X, got {Xt.shape}")
-    name = f"the {kernel} Gram matrix of X"
+    name = f"the {_GRAM_NAME[layers]} Gram matrix of X"
     return _predict(fn(Xa), fn(Xt, Xa), res, f_source_test, time, step, steps, ridge, name)
 
 
@@ -842,47 +944,53 @@ def _quadratic_form(
 
 
 def _kernel_norm_parts(
-    Xa: FloatArray, r: FloatArray, *, kernel: Kernel, ridge: float
+    Xa: FloatArray, r: FloatArray, *, layers: Layers, ridge: float
 ) -> tuple[float, int]:
     rho = checks.nonnegative(ridge, "ridge")
-    fn = _kernel(kernel)
-    return _quadratic_form(fn(Xa), r, rho, f"the {kernel} Gram matrix of X")
+    fn = _kernel(layers)
+    return _quadratic_form(fn(Xa), r, rho, f"the {_GRAM_NAME[layers]} Gram matrix of X")
 
 
+@_accepts_kernel_keyword
 def kernel_norm_sq(
     X: ArrayLike,
     y: ArrayLike,
     *,
-    kernel: Kernel = "h_inf",
+    layers: Layers = "first",
     ridge: float = 0.0,
     normalize: bool = False,
 ) -> float:
-    """yᵀK⁻¹y with K = H^∞(X) (or the full NTK): the squared kernel norm of the minimum-norm
-    interpolant of (X, y). K2: at most 4‖β‖² when y = Xβ (H^∞, unit-norm rows).
+    """yᵀK⁻¹y with K = H^∞(X) (``layers="first"``) or the full NTK (``layers="both"``): the
+    squared kernel norm of the minimum-norm interpolant of (X, y). K2: at most 4‖β‖² when
+    y = Xβ (H^∞, unit-norm rows). The deprecated ``kernel="h_inf"|"ntk"`` still works until
+    0.2.0 (DeprecationWarning).
 
     Evaluated with y rescaled by a power of two; InputError naming y if the value overflows
     float64 (values below its normal range round to subnormals or 0)."""
     ya = checks.as_vector(y, "y")
     Xa, labels = _training_problem(X, ya, np.zeros(ya.shape[0]), normalize)
-    q, e = _kernel_norm_parts(Xa, labels, kernel=kernel, ridge=ridge)
+    q, e = _kernel_norm_parts(Xa, labels, layers=layers, ridge=ridge)
     return _ldexp_checked(q, 2 * e, "y: the kernel norm y^T K^-1 y")
 
 
+@_accepts_kernel_keyword
 def distance_travelled(
     X: ArrayLike,
     y: ArrayLike,
     f_source_train: ArrayLike,
     *,
-    kernel: Kernel = "h_inf",
+    layers: Layers = "first",
     ridge: float = 0.0,
     normalize: bool = False,
 ) -> float:
     """K3: ‖W_∞ − W_S‖_F ≈ sqrt((y − f_S(X))ᵀK⁻¹(y − f_S(X))), the Frobenius distance the
-    weights travel when fine-tuned to interpolation (gradient flow or descent, NTK regime).
+    weights travel when fine-tuned to interpolation (gradient flow or descent, NTK regime),
+    with K = H^∞ (``layers="first"``: only W moves) or the full NTK (``layers="both"``).
     Computed as sqrt(q)·2^e from the rescaled quadratic form: finite whenever the distance
-    is (InputError naming y and f_source_train otherwise)."""
+    is (InputError naming y and f_source_train otherwise). The deprecated
+    ``kernel="h_inf"|"ntk"`` still works until 0.2.0 (DeprecationWarning)."""
     Xa, res = _training_problem(X, y, f_source_train, normalize)
-    q, e = _kernel_norm_parts(Xa, res, kernel=kernel, ridge=ridge)
+    q, e = _kernel_norm_parts(Xa, res, layers=layers, ridge=ridge)
     return _ldexp_checked(math.sqrt(max(q, 0.0)), e, "y - f_source_train: the distance")
 
 
@@ -894,6 +1002,8 @@ def generalization_term(
     At most :func:`linear_teacher_bound` when u_S = Xθ_S and y = Xθ_T. Computed from the
     rescaled quadratic form (sqrt(2q/n)·2^e): finite whenever the term is."""
     Xa, res = _training_problem(X, y, f_source_train, normalize)
-    q, e = _quadratic_form(gram(Xa), res, 0.0, "the h_inf Gram matrix of X", ridge_advice=False)
+    q, e = _quadratic_form(
+        first_layer_ntk(Xa), res, 0.0, "the H^inf Gram matrix of X", ridge_advice=False
+    )
     term = float(_form_generalization_term(max(q, 0.0), Xa.shape[0]))
     return _ldexp_checked(term, e, "y - f_source_train: the generalization term")

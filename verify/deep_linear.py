@@ -332,15 +332,23 @@ def describe_deep(p: DeepProblem) -> dict[str, float | str]:
 CLAIM_TOL = 1e-8
 
 
+def estimate_of(run: ndl.DeepResult) -> float:
+    """``run.error_estimate`` of a strict adaptive run, which always carries one (None only
+    for GD, RK4, estimate_error=False and unconverged runs: a verifier bug here)."""
+    if run.error_estimate is None:
+        raise AssertionError(f"the {run.method} run carries no error estimate")
+    return run.error_estimate
+
+
 def flow_with_estimate(
     weights: tuple[FloatArray, ...], X: FloatArray, y: FloatArray, require_balance: bool = False
 ) -> tuple[FloatArray, float]:
     """The adaptive flow limit and its error estimate ‖w − w_coarse‖ (absolute; from a second
     run at a 10× looser integrator tolerance, plus the remaining Newton distance)."""
     run = ndl.fine_tune(
-        weights, X, y, solver="flow", require_balance=require_balance, tol=CLAIM_TOL
+        X, y, weights, solver="flow", require_balance=require_balance, tol=CLAIM_TOL
     )
-    return run.end_to_end, run.error_estimate * float(np.linalg.norm(run.end_to_end))
+    return run.end_to_end, estimate_of(run) * float(np.linalg.norm(run.end_to_end))
 
 
 def flow_threshold(estimate: float, scale: float, cond: float = 1.0) -> float:
@@ -368,11 +376,11 @@ def check_one_step(p: DeepProblem) -> Outcome:
     X, y, theta_s, _, weights = p.build()
     g = X.T @ (X @ theta_s - y) / p.n
     velocity = sdl.end_to_end_velocity(theta_s, g, p.depth)
-    base = ndl.fine_tune(weights, X, y, solver="gd", max_steps=0, strict=False).step
+    base = ndl.fine_tune(X, y, weights, solver="gd", max_steps=0, strict=False).step
     hs = [base * f for f in (0.5, 0.25, 0.125)]
     errs = []
     for h in hs:
-        moved = ndl.fine_tune(weights, X, y, solver="gd", step=h, max_steps=1, strict=False)
+        moved = ndl.fine_tune(X, y, weights, solver="gd", step=h, max_steps=1, strict=False)
         errs.append(float(np.linalg.norm(moved.end_to_end - theta_s - h * velocity)))
     eps = float(np.finfo(np.float64).eps)
     grads = gradient_check(weights, X, y, p.seed)
@@ -425,7 +433,7 @@ def gradient_check(
         r = X @ prod.ravel() - y
         return 0.5 * float(r @ r) / float(n)
 
-    grads, _ = ndl.layer_gradients(weights, X, y)
+    grads, _ = ndl.layer_gradients(X, y, weights)
     worst = 0.0
     base = abs(loss(weights))
     for j, W in enumerate(weights):
@@ -515,9 +523,9 @@ def check_balance_conserved(s: BalanceSetting) -> Outcome:
     # large gains would need 10⁴+ steps per run: the horizon is then shortened to what the
     # probe reached), at least MIN_DRIFT_STEPS (a short horizon: the steps are refined).
     probe = ndl.fine_tune(
-        weights,
         X,
         y,
+        weights,
         solver="flow",
         flow_cfl=cfls[0],
         max_time=s.horizon,
@@ -531,9 +539,9 @@ def check_balance_conserved(s: BalanceSetting) -> Outcome:
     drifts, hs, ends = [], [], []
     for cfl in cfls:
         run = ndl.fine_tune(
-            weights,
             X,
             y,
+            weights,
             solver="flow",
             flow_cfl=cfl,
             max_time=horizon,
@@ -652,10 +660,10 @@ def regularizer_stationarity(
 def check_flow_limit(p: DeepProblem) -> Outcome:
     X, y, theta_s, _, weights = p.build()
     want = sdl.finetuned_end_to_end(X, y, theta_s, p.depth)
-    run = ndl.fine_tune(weights, X, y, solver="flow", require_balance=True, tol=CLAIM_TOL)
+    run = ndl.fine_tune(X, y, weights, solver="flow", require_balance=True, tol=CLAIM_TOL)
     w = run.end_to_end
     scale = float(np.linalg.norm(want))
-    estimate = run.error_estimate * float(np.linalg.norm(w))
+    estimate = estimate_of(run) * float(np.linalg.norm(w))
     parts = {
         "trained vs closed form": (
             relative_error(w, want),
@@ -665,11 +673,11 @@ def check_flow_limit(p: DeepProblem) -> Outcome:
     note = f"{run.method}, error estimate {estimate / scale:.2g}, {run.evaluations} evals"
     # The error estimate must be honest where it matters: a run at a loose tolerance (its
     # error far above the floor) must land within 10x its own estimate of the closed form.
-    loose = ndl.fine_tune(weights, X, y, solver="flow", require_balance=True, tol=LOOSE_TOL)
+    loose = ndl.fine_tune(X, y, weights, solver="flow", require_balance=True, tol=LOOSE_TOL)
     w_loose = loose.end_to_end
     parts[f"tol {LOOSE_TOL:g} run within 10x its own error estimate"] = (
         relative_error(w_loose, want),
-        flow_threshold(loose.error_estimate * float(np.linalg.norm(w_loose)), scale, 1.0),
+        flow_threshold(estimate_of(loose) * float(np.linalg.norm(w_loose)), scale, 1.0),
     )
     parts["trained w stationary for Q_N on {Xw = y}"] = regularizer_stationarity(
         w, theta_s, X, p.depth, parts["trained vs closed form"][1], p.seed
@@ -740,10 +748,10 @@ INVARIANT = Tolerance(
 def check_invariant_set(p: DeepProblem) -> Outcome:
     """The structural fact behind the fast flow, against the plain computation."""
     X, y, _, _, weights = p.build()
-    reduced = ndl.fine_tune(weights, X, y, tol=CLAIM_TOL)
-    full = ndl.fine_tune(weights, X, y, reduce=False, integrator="dop853", tol=CLAIM_TOL)
+    reduced = ndl.fine_tune(X, y, weights, tol=CLAIM_TOL)
+    full = ndl.fine_tune(X, y, weights, reduce=False, integrator="dop853", tol=CLAIM_TOL)
     scale = float(np.linalg.norm(full.end_to_end))
-    est = (reduced.error_estimate + full.error_estimate) * scale
+    est = (estimate_of(reduced) + estimate_of(full)) * scale
     bound = 10.0 * est + 1e-10 * scale  # 10x the two runs' error estimates (INVARIANT)
     gap = float(np.linalg.norm(reduced.end_to_end - full.end_to_end))
     layers = max(
@@ -806,12 +814,12 @@ def check_gd_rate(p: DeepProblem) -> Outcome:
     X, y, theta_s, _, weights = p.build()
     want = sdl.finetuned_end_to_end(X, y, theta_s, p.depth)
     base = ndl.fine_tune(
-        weights, X, y, solver="gd", max_steps=0, strict=False, curvature="bound"
+        X, y, weights, solver="gd", max_steps=0, strict=False, curvature="bound"
     ).step
     hs = [base * f for f in (0.5, 0.25, 0.125, 0.0625)]
     # rtol 1e-13: the Richardson errors (down to ~1e-9) must stay above the stopping error.
     ends = [
-        ndl.fine_tune(weights, X, y, solver="gd", step=h, rtol=1e-13, curvature="bound").end_to_end
+        ndl.fine_tune(X, y, weights, solver="gd", step=h, rtol=1e-13, curvature="bound").end_to_end
         for h in hs
     ]
     errs = [relative_error(w, want) for w in ends]
@@ -904,7 +912,7 @@ def check_pretrained(p: DeepProblem) -> Outcome:
         want = sdl.finetuned_end_to_end(X, y, w0, p.depth)
         # The adaptive full-matrix flow (the weights are not rank one): its error (~1e-10)
         # is far below the smallest gaps measured here (~1e-5).
-        run = ndl.fine_tune(weights, X, y, solver="flow", estimate_error=False)
+        run = ndl.fine_tune(X, y, weights, solver="flow", estimate_error=False)
         gaps.append(relative_error(run.end_to_end, want))
         imbalances.append(ndl.imbalance(weights))
     slope = _slope(imbalances, gaps)
@@ -1209,7 +1217,7 @@ def check_frozen(s: FrozenSetting) -> Outcome:
     y = X @ theta_t + p.noise_std * rng.standard_normal(s.n)
     weights = ndl.balanced_weights(theta_s, p.widths(), rng)
     mask = [False] + [True] * (p.depth - 1)
-    run = ndl.fine_tune(weights, X, y, solver="gd", trainable=mask, max_steps=s.steps, strict=False)
+    run = ndl.fine_tune(X, y, weights, solver="gd", trainable=mask, max_steps=s.steps, strict=False)
     w = run.end_to_end
     unit = theta_s / np.linalg.norm(theta_s)
     off_span = float(np.linalg.norm(w - unit * (unit @ w))) / max(float(np.linalg.norm(w)), 1e-300)

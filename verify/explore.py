@@ -116,7 +116,7 @@ def explore_imbalance(size: Size, seed: int) -> dict[str, Any]:
         weights = ndl.pretrain(theta_s, widths, seed, init_scale=float(scale))
         want = sdl.finetuned_end_to_end(X, y, ndl.end_to_end(weights), depth)
         # A fine RK4 step (h·λ̂ = 0.125): the flow's own error stays ~1e-7, below the gaps.
-        got = ndl.fine_tune(weights, X, y, solver="flow", flow_cfl=0.125, rtol=1e-12).end_to_end
+        got = ndl.fine_tune(X, y, weights, solver="flow", flow_cfl=0.125, rtol=1e-12).end_to_end
         xs.append(ndl.imbalance(weights))
         ys.append(relative_error(got, want))
     return _result(
@@ -148,11 +148,11 @@ def explore_step_size(size: Size, seed: int) -> dict[str, Any]:
     weights = ndl.balanced_weights(theta_s, ndl.uniform_widths(d, width, depth), rng)
     want = sdl.finetuned_end_to_end(X, y, theta_s, depth)
     # The default GD step is a quarter of the local stability limit 2/λ̂ at the start.
-    limit = ndl.fine_tune(weights, X, y, solver="gd", max_steps=0, strict=False).step * 4
+    limit = ndl.fine_tune(X, y, weights, solver="gd", max_steps=0, strict=False).step * 4
     xs, ys = [], []
     for f in fractions:
         try:
-            got = ndl.fine_tune(weights, X, y, solver="gd", step=float(f) * limit).end_to_end
+            got = ndl.fine_tune(X, y, weights, solver="gd", step=float(f) * limit).end_to_end
             ys.append(relative_error(got, want))
         except ConvergenceError:
             ys.append(float("inf"))
@@ -188,7 +188,7 @@ def explore_width(size: Size, seed: int) -> dict[str, Any]:
     for k, m in enumerate(widths):
         source = nr.pretrain(X_source, theta_s, m, np.random.default_rng([seed, k]), rtol=1e-3)
         f_s, f_s_test = source.network(X), source.network(X_test)
-        got = nr.fine_tune(source.network, X, y, rtol=1e-8).network(X_test)
+        got = nr.fine_tune(X, y, source.network, rtol=1e-8).network(X_test)
         want = sr.finetuned_predictor(X, y, f_s, X_test, f_s_test)
         xs.append(float(m))
         ys.append(float(np.sqrt(np.mean((got - want) ** 2) / np.mean((want - f_s_test) ** 2))))
@@ -226,7 +226,7 @@ def explore_n_near_d(size: Size, seed: int) -> dict[str, Any]:
         est = nl.expected_risk_mc(
             theta_s, theta_t, n, rng, noise_std=sigma, designs=designs, rtol=1e-6
         )
-        finite = sl.expected_risk_isotropic(n, d, delta_sq, sigma**2)
+        finite = sl.expected_risk_isotropic(delta_sq, n=n, d=d, noise_var=sigma**2)
         xs.append(float(k))
         ys.append(abs(est.mean - (bias + var)) / (bias + var))
         ses.append(est.stderr / (bias + var))

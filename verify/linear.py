@@ -396,7 +396,7 @@ L1_TRAJECTORY = Claim(
 
 def check_risk_decomposition(s: RegressionSetting) -> Outcome:
     p = s.build()
-    terms = sl.risk_terms(p.X, p.noise, p.theta_s, p.theta_t, p.cov)
+    terms = sl.risk_decomposition(p.X, p.y, p.theta_s, p.theta_t, p.cov)
     theta, delta, method = train(p)
     trained = float(nl.quadratic_risk(theta, p.theta_t, p.cov))
     lam_max = float(np.linalg.eigvalsh(p.cov)[-1])
@@ -692,7 +692,7 @@ def check_expected_risk(s: DesignAverageSetting) -> Outcome:
     theta_s = nd.random_unit_vector(s.d, rng)
     theta_t = nd.synthetic_teacher(theta_s, s.alpha, s.epsilon, rng)
     delta_sq = float(np.sum((theta_s - theta_t) ** 2))
-    want = sl.expected_risk_isotropic(s.n, s.d, delta_sq, s.noise_std**2)
+    want = sl.expected_risk_isotropic(delta_sq, n=s.n, d=s.d, noise_var=s.noise_std**2)
     delta_norm = math.sqrt(delta_sq)
     risks, controls, floor, method = _design_batch(s, theta_t, delta_norm, s.designs, rng)
     # Work per design: probes x entries x ~sqrt(kappa(XX^T)) conjugate-gradient iterations,
@@ -795,7 +795,9 @@ def check_special_case(s: SpecialCaseSetting) -> Outcome:
         y = X @ theta_t
         sym = sl.finetuned_weights(X, y, theta_s)
         theta, bound, method = train_arrays(X, y, theta_s, nl.DEFAULT_RTOL, True)
-        risk_formula = sl.expected_risk_isotropic(s.d, s.d, float(np.sum((theta_s - theta_t) ** 2)))
+        risk_formula = sl.expected_risk_isotropic(
+            float(np.sum((theta_s - theta_t) ** 2)), n=s.d, d=s.d
+        )
         eps = np.finfo(np.float64).eps
         return Outcome.combine(
             {
@@ -815,8 +817,8 @@ def check_special_case(s: SpecialCaseSetting) -> Outcome:
     n = int(rng.integers(1, max(2, s.d) + 1)) if s.d > 1 else 1
     X = nd.sample_inputs(min(n, max(1, s.d - 1)), s.d, rng)
     noise = s.noise_std * rng.standard_normal(X.shape[0])
-    terms = sl.risk_terms(X, noise, theta_t, theta_t)
     y = X @ theta_t + noise
+    terms = sl.risk_decomposition(X, y, theta_t, theta_t)
     theta, delta, method = train_arrays(X, y, theta_t, nl.DEFAULT_RTOL, True)
     trained = float(nl.quadratic_risk(theta, theta_t))
     exact = abs(terms.bias) + abs(terms.cross)
@@ -1110,10 +1112,10 @@ def check_estimators(s: EstimatorSetting) -> Outcome:
     eps_target = 0.37 * delta_sq if delta_sq > 0 else 0.1
     # (with Delta = 0 every n meets it: n = 0; at n = d the noiseless risk is 0 <= eps)
     scan = next(
-        n for n in range(s.d + 1) if sl.expected_risk_isotropic(n, s.d, delta_sq) <= eps_target
+        n for n in range(s.d + 1) if sl.expected_risk_isotropic(delta_sq, n=n, d=s.d) <= eps_target
     )
     parts["sample_complexity vs scan"] = (
-        float(abs(sl.sample_complexity(eps_target, delta_sq, s.d) - scan)),
+        float(abs(sl.sample_complexity(delta_sq, d=s.d, epsilon=eps_target) - scan)),
         0.5,
     )
     return Outcome.combine(parts, R, est.mean, note=f"M = {s.samples}")

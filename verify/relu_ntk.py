@@ -286,9 +286,9 @@ def check_kernel_quadrature(s: AngleSetting) -> Outcome:
     x, z = s.pair()
     h_ref, j_ref = quadrature_kernels(x, z)
     X, Z = x[None, :], z[None, :]
-    h = float(sr.gram(X, Z)[0, 0])
+    h = float(sr.first_layer_ntk(X, Z)[0, 0])
     j = float(sr.nngp_gram(X, Z)[0, 0])
-    k = float(sr.ntk_gram(X, Z)[0, 0])
+    k = float(sr.full_ntk(X, Z)[0, 0])
     floor = 1e-3
     err = max(
         _relative(h, h_ref, floor), _relative(j, j_ref, floor), _relative(k, h_ref + j_ref, floor)
@@ -301,7 +301,7 @@ def check_kernel_quadrature(s: AngleSetting) -> Outcome:
     Xc, Zc = scales[0] * X, scales[1] * Z
     normalized = max(
         _relative(float(fn(Xc, Zc, normalize=True)[0, 0]), ref, floor)
-        for fn, ref in ((sr.gram, h), (sr.nngp_gram, j), (sr.ntk_gram, k))
+        for fn, ref in ((sr.first_layer_ntk, h), (sr.nngp_gram, j), (sr.full_ntk, k))
     )
     parts["normalize=True on rescaled inputs"] = (normalized, KERNEL_ROUNDING.bound)
     if s.regime != "bulk":
@@ -404,7 +404,7 @@ GRAM_RULES: tuple[Rule, ...] = (
 
 
 def _target_gram(s: GramSetting, X: FloatArray) -> FloatArray:
-    return sr.gram(X) if s.layers == "first" else sr.ntk_gram(X)
+    return sr.ntk(X, layers=s.kernel_layers())  # the same layers as the empirical side
 
 
 #: Entries whose expected number of co-activations M·P is below this are left out of the
@@ -693,11 +693,11 @@ def check_predictor(s: PredictorSetting) -> Outcome:
             )
             f_s, f_s_test = source.network(data.X), source.network(data.X_test)
             if s.steps == 0:
-                run = nr.fine_tune(source.network, data.X, y, rtol=1e-8)
+                run = nr.fine_tune(data.X, y, source.network, rtol=1e-8)
                 want = sr.finetuned_predictor(data.X, y, f_s, data.X_test, f_s_test)
             else:
                 run = nr.fine_tune(
-                    source.network, data.X, y, rtol=1e-300, max_steps=s.steps, strict=False
+                    data.X, y, source.network, rtol=1e-300, max_steps=s.steps, strict=False
                 )
                 want = sr.finetuned_predictor(
                     data.X, y, f_s, data.X_test, f_s_test, step=run.step, steps=run.steps
@@ -810,7 +810,7 @@ def check_distance(s: DistanceSetting) -> Outcome:
         net = nr.pretrain(Xs, theta_s, s.width, rng, rtol=1e-3).network
     y = X @ theta_t
     f_s = net(X)
-    run = nr.fine_tune(net, X, y, rtol=1e-9)
+    run = nr.fine_tune(X, y, net, rtol=1e-9)
     want = sr.distance_travelled(X, y, f_s)
     note = ""
     if s.source == "init":  # K2 through training: |W - W_0|^2 ≈ y'H^-1y <= 4|θ_T|^2

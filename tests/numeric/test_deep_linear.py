@@ -44,7 +44,7 @@ def test_balanced_factorisation(seed: int, d: int, hidden: list[int], scale: flo
 def test_layer_gradients_match_finite_differences(seed: int, depth: int) -> None:
     X, y, _ts = _task(seed, 3, 5)
     weights = ndl.random_weights([5] + [3] * (depth - 1) + [1], 0.8, seed)
-    grads, _ = ndl.layer_gradients(weights, X, y)
+    grads, _ = ndl.layer_gradients(X, y, weights)
 
     def loss(ws: tuple[np.ndarray, ...]) -> float:
         r = X @ ndl.end_to_end(ws) - y
@@ -68,7 +68,7 @@ def test_gd_and_flow_interpolate_and_leave_inputs_alone() -> None:
     weights = ndl.balanced_weights(ts, [10, 5, 5, 1], 2)
     copies = [W.copy() for W in weights]
     for solver in ("gd", "flow"):
-        run = ndl.fine_tune(weights, X, y, solver=solver)  # type: ignore[arg-type]
+        run = ndl.fine_tune(X, y, weights, solver=solver)  # type: ignore[arg-type]
         assert run.converged and run.solver == solver
         assert np.linalg.norm(X @ run.end_to_end - y) <= 1e-8 * np.linalg.norm(y)
         assert np.allclose(ndl.end_to_end(run.weights), run.end_to_end, rtol=1e-13, atol=1e-15)
@@ -81,7 +81,7 @@ def test_frozen_layers_do_not_move() -> None:
     X, y, ts = _task(3, 4, 8)
     weights = ndl.balanced_weights(ts, [8, 4, 4, 1], 3)
     run = ndl.fine_tune(
-        weights, X, y, solver="gd", trainable=[False, True, True], max_steps=50, strict=False
+        X, y, weights, solver="gd", trainable=[False, True, True], max_steps=50, strict=False
     )
     assert np.array_equal(run.weights[0], weights[0])
     assert not np.array_equal(run.weights[1], weights[1])
@@ -92,10 +92,10 @@ def test_flow_is_fourth_order() -> None:
     X, y, ts = _task(5, 3, 8)
     weights = ndl.balanced_weights(ts, [8, 4, 4, 4, 1], 5)
     cfls = [0.8, 0.4, 0.2]
-    ref = ndl.fine_tune(weights, X, y, flow_cfl=0.025, max_time=2.0, strict=False).end_to_end
+    ref = ndl.fine_tune(X, y, weights, flow_cfl=0.025, max_time=2.0, strict=False).end_to_end
     errs = [
         np.linalg.norm(
-            ndl.fine_tune(weights, X, y, flow_cfl=c, max_time=2.0, strict=False).end_to_end - ref
+            ndl.fine_tune(X, y, weights, flow_cfl=c, max_time=2.0, strict=False).end_to_end - ref
         )
         for c in cfls
     ]
@@ -106,11 +106,11 @@ def test_flow_is_fourth_order() -> None:
 def test_gd_breaks_balance_at_second_order_while_flow_keeps_it() -> None:
     X, y, ts = _task(6, 3, 8)
     weights = ndl.balanced_weights(ts, [8, 4, 4, 1], 6)
-    base = ndl.fine_tune(weights, X, y, solver="gd", max_steps=0, strict=False).step
+    base = ndl.fine_tune(X, y, weights, solver="gd", max_steps=0, strict=False).step
     gaps = [
         ndl.imbalance(
             ndl.fine_tune(
-                weights, X, y, solver="gd", step=base * f, max_steps=1, strict=False
+                X, y, weights, solver="gd", step=base * f, max_steps=1, strict=False
             ).weights
         )
         for f in (1.0, 0.5, 0.25)
@@ -118,8 +118,8 @@ def test_gd_breaks_balance_at_second_order_while_flow_keeps_it() -> None:
     slope = np.polyfit(np.log([1.0, 0.5, 0.25]), np.log(gaps), 1)[0]
     assert slope == pytest.approx(2.0, abs=0.2)
     # Over a whole run GD accumulates O(η) imbalance, RK4 only its O(h⁴) drift.
-    gd_run = ndl.fine_tune(weights, X, y, solver="gd")
-    flow = ndl.fine_tune(weights, X, y, solver="flow")
+    gd_run = ndl.fine_tune(X, y, weights, solver="gd")
+    flow = ndl.fine_tune(X, y, weights, solver="flow")
     assert ndl.imbalance(flow.weights) <= 1e-3 * ndl.imbalance(gd_run.weights)
 
 
@@ -137,8 +137,8 @@ def test_budget_exhaustion_and_max_time() -> None:
     X, y, ts = _task(7, 3, 8)
     weights = ndl.balanced_weights(ts, [8, 3, 1], 7)
     with pytest.raises(ConvergenceError, match="did not converge in max_steps=2"):
-        ndl.fine_tune(weights, X, y, max_steps=2)
-    timed = ndl.fine_tune(weights, X, y, max_time=0.01)  # a requested stop: no error
+        ndl.fine_tune(X, y, weights, max_steps=2)
+    timed = ndl.fine_tune(X, y, weights, max_time=0.01)  # a requested stop: no error
     assert timed.time == pytest.approx(0.01, rel=1e-12)
     assert not timed.converged
 
@@ -166,46 +166,46 @@ def test_same_seed_same_weights() -> None:
         (lambda: ndl.end_to_end([]), "depth >= 1"),
         (
             lambda: ndl.fine_tune(
-                ndl.random_weights([3, 2, 1], 1.0, 0),
                 np.ones((2, 3)),
                 np.ones(2),
+                ndl.random_weights([3, 2, 1], 1.0, 0),
                 require_balance=True,
             ),
             "not balanced",
         ),
-        (lambda: ndl.fine_tune([np.ones((1, 4))], np.ones((2, 3)), np.ones(2)), "d = 3 columns"),
+        (lambda: ndl.fine_tune(np.ones((2, 3)), np.ones(2), [np.ones((1, 4))]), "d = 3 columns"),
         (
             lambda: ndl.fine_tune(
-                [np.ones((1, 3))], np.ones((2, 3)), np.ones(2), trainable=[True, False]
+                np.ones((2, 3)), np.ones(2), [np.ones((1, 3))], trainable=[True, False]
             ),
             "one entry per layer",
         ),
         (
             lambda: ndl.fine_tune(
-                [np.ones((1, 3))], np.ones((2, 3)), np.ones(2), trainable=[False]
+                np.ones((2, 3)), np.ones(2), [np.ones((1, 3))], trainable=[False]
             ),
             "at least one layer",
         ),
         (
-            lambda: ndl.fine_tune([np.ones((1, 3))], np.ones((2, 3)), np.ones(2), solver="adam"),
+            lambda: ndl.fine_tune(np.ones((2, 3)), np.ones(2), [np.ones((1, 3))], solver="adam"),
             "solver must be",
         ),  # type: ignore[arg-type]
         (
             lambda: ndl.fine_tune(
-                [np.ones((1, 3))], np.ones((2, 3)), np.ones(2), solver="gd", step=10.0
+                np.ones((2, 3)), np.ones(2), [np.ones((1, 3))], solver="gd", step=10.0
             ),
             "stability limit",
         ),
         (
-            lambda: ndl.fine_tune([np.ones((1, 3))], np.ones((2, 3)), np.ones(2), step=0.1),
+            lambda: ndl.fine_tune(np.ones((2, 3)), np.ones(2), [np.ones((1, 3))], step=0.1),
             "step applies to solver='gd'",
         ),
         (
-            lambda: ndl.fine_tune([np.ones((1, 3))], np.ones((2, 3)), np.ones(2), flow_cfl=3.0),
+            lambda: ndl.fine_tune(np.ones((2, 3)), np.ones(2), [np.ones((1, 3))], flow_cfl=3.0),
             "flow_cfl must be < 2.5",
         ),
         (
-            lambda: ndl.fine_tune([np.zeros((2, 3)), np.ones((1, 2))], np.ones((2, 3)), np.ones(2)),
+            lambda: ndl.fine_tune(np.ones((2, 3)), np.ones(2), [np.zeros((2, 3)), np.ones((1, 2))]),
             "saddle point",
         ),
     ],
@@ -223,9 +223,9 @@ def test_divergence_is_reported() -> None:
     X = nd.sample_inputs(3, 6, rng)
     y = 1e3 * (X @ nd.synthetic_teacher(ts, 1.3, 0.5, rng))
     weights = ndl.balanced_weights(ts, [6, 4, 4, 1], 8)
-    limit = 4 * ndl.fine_tune(weights, X, y, solver="gd", max_steps=0, strict=False).step
+    limit = 4 * ndl.fine_tune(X, y, weights, solver="gd", max_steps=0, strict=False).step
     with pytest.raises(ConvergenceError, match="diverged"):
-        ndl.fine_tune(weights, X, y, solver="gd", step=0.99 * limit)
+        ndl.fine_tune(X, y, weights, solver="gd", step=0.99 * limit)
 
 
 # --------------------------------------------------------------------------------------
@@ -273,8 +273,8 @@ def test_reduced_flow_matches_the_full_matrix_flow(
 ) -> None:
     X, y, ts = _task(21 + depth, 3, 6)
     weights = ndl.balanced_weights(1.7 * ts, ndl.uniform_widths(6, width, depth), 4)
-    red = ndl.fine_tune(weights, X, y, trainable=mask, tol=1e-11)
-    full = ndl.fine_tune(weights, X, y, trainable=mask, tol=1e-11, reduce=False)
+    red = ndl.fine_tune(X, y, weights, trainable=mask, tol=1e-11)
+    full = ndl.fine_tune(X, y, weights, trainable=mask, tol=1e-11, reduce=False)
     assert red.method.startswith("reduced/") and full.method == "full/dop853"
     assert red.converged and full.converged
     bound = AGREE_FACTOR * (red.error_estimate + full.error_estimate) + AGREE_FLOOR
@@ -282,8 +282,8 @@ def test_reduced_flow_matches_the_full_matrix_flow(
     for a, b in zip(red.weights, full.weights, strict=True):
         assert np.linalg.norm(a - b) <= bound * 10 * np.linalg.norm(b)
     # Along the way, not only at the limit: same state at a fixed flow time.
-    red_t = ndl.fine_tune(weights, X, y, trainable=mask, tol=1e-10, max_time=1.5)
-    full_t = ndl.fine_tune(weights, X, y, trainable=mask, tol=1e-10, max_time=1.5, reduce=False)
+    red_t = ndl.fine_tune(X, y, weights, trainable=mask, tol=1e-10, max_time=1.5)
+    full_t = ndl.fine_tune(X, y, weights, trainable=mask, tol=1e-10, max_time=1.5, reduce=False)
     assert red_t.time == pytest.approx(1.5) and full_t.time == pytest.approx(1.5)
     assert _relative(red_t.end_to_end, full_t.end_to_end) <= FIXED_TIME_RTOL
 
@@ -298,10 +298,10 @@ def test_reduce_and_embed_are_inverse_and_the_full_flow_stays_rank_one() -> None
     for a, b in zip(ndl.embed(reduced, emb), weights, strict=True):
         assert np.allclose(a, b, rtol=1e-14, atol=1e-15)
     # The plain full-matrix flow: its limit is still on the rank-one set.
-    full = ndl.fine_tune(weights, X, y, reduce=False)
+    full = ndl.fine_tune(X, y, weights, reduce=False)
     assert ndl.rank_one_residual(full.weights) <= RANK_ONE_DRIFT
     # ... and training the width-one chain itself, then embedding, is the same flow.
-    chain = ndl.fine_tune(reduced, X, y, reduce=False)
+    chain = ndl.fine_tune(X, y, reduced, reduce=False)
     embedded = ndl.embed(chain.weights, emb)
     assert _relative(ndl.end_to_end(embedded), full.end_to_end) <= AGREE_FACTOR * (
         chain.error_estimate + full.error_estimate
@@ -311,7 +311,7 @@ def test_reduce_and_embed_are_inverse_and_the_full_flow_stays_rank_one() -> None
     with pytest.raises(InputError, match="not a rank-one chain"):
         ndl.reduce_rank_one(random)
     with pytest.raises(InputError, match="reduce=True needs a rank-one chain"):
-        ndl.fine_tune(random, X, y, reduce=True)
+        ndl.fine_tune(X, y, random, reduce=True)
 
 
 @pytest.mark.parametrize(
@@ -334,8 +334,8 @@ def test_error_estimate_is_an_honest_bound(
     X = nd.sample_inputs(n, d, rng)
     tt = -ts if teacher == "opposite" else nd.synthetic_teacher(ts, 1.3, 0.5, rng)
     weights = ndl.balanced_weights(ts, ndl.uniform_widths(d, 4, depth), rng)
-    run = ndl.fine_tune(weights, X, X @ tt)
-    ref = ndl.fine_tune(weights, X, X @ tt, tol=1e-12, estimate_error=False)
+    run = ndl.fine_tune(X, X @ tt, weights)
+    ref = ndl.fine_tune(X, X @ tt, weights, tol=1e-12, estimate_error=False)
     assert run.converged and 0 < run.error_estimate <= 1e-9  # the documented default accuracy
     assert _relative(run.end_to_end, ref.end_to_end) <= HONEST_FACTOR * run.error_estimate + (
         HONEST_FLOOR
@@ -351,33 +351,33 @@ def test_stiff_setting_converges_with_radau() -> None:
     ts = nd.random_unit_vector(d, rng)
     y = X @ nd.synthetic_teacher(ts, 1.0, 0.5, rng)
     weights = ndl.balanced_weights(ts, ndl.uniform_widths(d, 3, 3), rng)
-    run = ndl.fine_tune(weights, X, y)
+    run = ndl.fine_tune(X, y, weights)
     assert run.method == "reduced/radau" and run.converged
     assert run.error_estimate <= 1e-9
     assert np.linalg.norm(X @ run.end_to_end - y) <= 1e-8 * np.linalg.norm(y)
     with pytest.raises(ConvergenceError, match="integrator='radau'"):
-        ndl.fine_tune(weights, X, y, integrator="dop853", max_steps=200)
+        ndl.fine_tune(X, y, weights, integrator="dop853", max_steps=200)
 
 
 def test_convergence_error_says_how_far_it_got() -> None:
     X, y, ts = _task(41, 4, 10)
     weights = ndl.balanced_weights(ts, [10, 4, 4, 1], 41)
     with pytest.raises(ConvergenceError) as info:
-        ndl.fine_tune(weights, X, y, max_evals=100)
+        ndl.fine_tune(X, y, weights, max_evals=100)
     text = str(info.value)
     assert "did not converge in max_evals=100" in text
     assert "remaining distance" in text and "relative gradient" in text
     assert "more steps" in text  # the estimate of what converging would need
-    partial = ndl.fine_tune(weights, X, y, max_evals=100, strict=False)
-    assert not partial.converged and np.isnan(partial.error_estimate)
+    partial = ndl.fine_tune(X, y, weights, max_evals=100, strict=False)
+    assert not partial.converged and partial.error_estimate is None
     with pytest.raises(ConvergenceError, match="max_seconds"):
-        ndl.fine_tune(weights, X, y, max_seconds=1e-9)
+        ndl.fine_tune(X, y, weights, max_seconds=1e-9)
     with pytest.raises(InputError, match="flow_cfl and fixed_step apply"):
-        ndl.fine_tune(weights, X, y, integrator="dop853", flow_cfl=0.5)
+        ndl.fine_tune(X, y, weights, integrator="dop853", flow_cfl=0.5)
     with pytest.raises(InputError, match="integrator must be"):
-        ndl.fine_tune(weights, X, y, integrator="euler")  # type: ignore[arg-type]
+        ndl.fine_tune(X, y, weights, integrator="euler")  # type: ignore[arg-type]
     with pytest.raises(InputError, match="radau' needs the reduced"):
-        ndl.fine_tune(weights, X, y, integrator="radau", reduce=False)
+        ndl.fine_tune(X, y, weights, integrator="radau", reduce=False)
 
 
 def test_curvature_bound_is_an_upper_bound_and_tighter_than_legacy() -> None:
@@ -395,7 +395,7 @@ def test_curvature_bound_is_an_upper_bound_and_tighter_than_legacy() -> None:
                 size = int(np.prod(s))
                 ws.append(theta[at : at + size].reshape(s))
                 at += size
-            return np.concatenate([g.ravel() for g in ndl.layer_gradients(ws, X, y)[0]])
+            return np.concatenate([g.ravel() for g in ndl.layer_gradients(X, y, ws)[0]])
 
         h = 1e-6  # central differences of the exact gradient: Hessian error ~1e-10
         H = np.array(
@@ -408,7 +408,7 @@ def test_curvature_bound_is_an_upper_bound_and_tighter_than_legacy() -> None:
         g = float(np.linalg.norm(X.T @ (X @ ndl.end_to_end(ws) - y))) / X.shape[0]
         legacy = ndl._local_stiffness(ws, g, mu)
         assert top * (1 - 1e-6) <= bound <= legacy
-    run = ndl.fine_tune(*(ndl.balanced_weights(ts, [6, 4, 4, 1], 3), X, y), integrator="rk4")
+    run = ndl.fine_tune(X, y, ndl.balanced_weights(ts, [6, 4, 4, 1], 3), integrator="rk4")
     assert run.converged and run.method == "full/rk4 (bound curvature)"
 
 

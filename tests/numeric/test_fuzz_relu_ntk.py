@@ -694,7 +694,7 @@ def _outcome(call: Callable[[], Any], names: tuple[str, ...]) -> tuple[str, Any]
 
 _NET_CALLS: dict[str, tuple[Callable[[dict[str, Any]], Any], Callable[..., str | None]]] = {
     "predict": (lambda kw: nr.predict(kw["net"], kw["X"]), _check_predict),
-    "loss_gradient": (lambda kw: nr.loss_gradient(kw["net"], kw["X"], kw["y"]), _check_loss),
+    "loss_gradient": (lambda kw: nr.loss_gradient(kw["X"], kw["y"], kw["net"]), _check_loss),
     "empirical_ntk[first]": (
         lambda kw: nr.empirical_ntk(kw["net"], kw["X"]),
         lambda kw, v: _check_ntk({**kw, "Z": None, "layers": "first"}, v),
@@ -705,7 +705,7 @@ _NET_CALLS: dict[str, tuple[Callable[[dict[str, Any]], Any], Callable[..., str |
     ),
     "stability_limit": (lambda kw: nr.stability_limit(kw["net"], kw["X"]), _check_limit),
     "fine_tune": (
-        lambda kw: nr.fine_tune(kw["net"], kw["X"], kw["y"], rtol=1e-6, max_steps=600),
+        lambda kw: nr.fine_tune(kw["X"], kw["y"], kw["net"], rtol=1e-6, max_steps=600),
         lambda kw, v: _check_run(v, kw["net"], kw["X"], kw["y"], 1e-6, None, 600),
     ),
     "population_risk_mc": (
@@ -759,7 +759,7 @@ _RNG_BAD = [True, -3, 1.5, np.float64(2.0), "7", [1.0], 1 + 2j]
         for call, name, values in [
             (lambda b: nr.init_network(4, 3, 0, symmetric=b), "symmetric", _FLAG_BAD),
             (lambda b: nr.pretrain(_X, np.ones(3), 4, 0, symmetric=b), "symmetric", _FLAG_BAD),
-            (lambda b: nr.fine_tune(_NET, _X, np.zeros(2), strict=b), "strict", _FLAG_BAD),
+            (lambda b: nr.fine_tune(_X, np.zeros(2), _NET, strict=b), "strict", _FLAG_BAD),
             (lambda b: nr.pretrain(_X, np.ones(3), 4, 0, strict=b), "strict", _FLAG_BAD),
             (
                 lambda b: nr.transfer(_X, np.ones(3), _X, np.ones(3), 4, 0, strict=b),

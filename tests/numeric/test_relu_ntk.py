@@ -67,8 +67,8 @@ def _hessian_by_finite_differences(net: nr.TwoLayerNet, X: np.ndarray, y: np.nda
         up, down = net.W.copy(), net.W.copy()
         up.flat[k] += h
         down.flat[k] -= h
-        g_up = nr.loss_gradient(nr.TwoLayerNet(up, net.a), X, y)[1]
-        g_down = nr.loss_gradient(nr.TwoLayerNet(down, net.a), X, y)[1]
+        g_up = nr.loss_gradient(X, y, nr.TwoLayerNet(up, net.a))[1]
+        g_down = nr.loss_gradient(X, y, nr.TwoLayerNet(down, net.a))[1]
         H[:, k] = (g_up - g_down).ravel() / (2 * h)
     return H
 
@@ -99,7 +99,7 @@ def test_forward_matches_the_definition() -> None:
 def test_gradient_matches_finite_differences() -> None:
     net = nr.init_network(16, 3, 5, symmetric=False)
     X, y = nd.sample_sphere(5, 3, 6), np.random.default_rng(7).standard_normal(5)
-    value, grad = nr.loss_gradient(net, X, y)
+    value, grad = nr.loss_gradient(X, y, net)
     res = _explicit_forward(net, X) - y
     assert value == pytest.approx(0.5 * res @ res / 5, rel=LOOP_RTOL)
     h = 1e-6
@@ -108,8 +108,8 @@ def test_gradient_matches_finite_differences() -> None:
         up[r, j] += h
         down[r, j] -= h
         fd = (
-            nr.loss_gradient(nr.TwoLayerNet(up, net.a), X, y)[0]
-            - nr.loss_gradient(nr.TwoLayerNet(down, net.a), X, y)[0]
+            nr.loss_gradient(X, y, nr.TwoLayerNet(up, net.a))[0]
+            - nr.loss_gradient(X, y, nr.TwoLayerNet(down, net.a))[0]
         ) / (2 * h)
         # Central differences: O(h²) error, unless a kink is crossed (probability ~h).
         assert grad[r, j] == pytest.approx(fd, rel=1e-6, abs=1e-9)
@@ -152,7 +152,7 @@ def test_monte_carlo_first_layer_is_a_bernoulli_average() -> None:
 def test_training_interpolates_and_records_its_run() -> None:
     X = nd.sample_sphere(8, 6, 15)
     y = X @ nd.random_unit_vector(6, 16)
-    run = nr.fine_tune(nr.init_network(512, 6, 17), X, y, rtol=1e-9)
+    run = nr.fine_tune(X, y, nr.init_network(512, 6, 17), rtol=1e-9)
     assert run.converged
     assert np.linalg.norm(run.network(X) - y) <= 1e-9 * np.linalg.norm(y) + 1e-14
     assert run.loss_history.shape == (run.steps + 1,)
@@ -171,11 +171,11 @@ def test_exactly_k_steps_and_budget_exhaustion() -> None:
     X = nd.sample_sphere(6, 5, 18)
     y = X @ nd.random_unit_vector(5, 19)
     net = nr.init_network(128, 5, 20)
-    run = nr.fine_tune(net, X, y, rtol=np.finfo(float).tiny, max_steps=7, strict=False)
+    run = nr.fine_tune(X, y, net, rtol=np.finfo(float).tiny, max_steps=7, strict=False)
     assert run.steps == 7 and not run.converged
     with pytest.raises(ConvergenceError, match="did not converge in max_steps=3"):
-        nr.fine_tune(net, X, y, max_steps=3)
-    zero = nr.fine_tune(net, X, np.zeros(6))  # f ≡ 0 already fits y = 0
+        nr.fine_tune(X, y, net, max_steps=3)
+    zero = nr.fine_tune(X, np.zeros(6), net)  # f ≡ 0 already fits y = 0
     assert zero.steps == 0 and zero.converged
 
 
@@ -199,12 +199,12 @@ def test_step_above_stability_limit_is_rejected() -> None:
     X = nd.sample_sphere(6, 5, 21)
     net = nr.init_network(128, 5, 22)
     limit = _reference_limit(net, X)
-    nr.fine_tune(net, X, np.ones(6), step=0.9 * limit, rtol=1e-3)
+    nr.fine_tune(X, np.ones(6), net, step=0.9 * limit, rtol=1e-3)
     # The threshold sits at the independently computed limit (to the Jacobian's rounding).
     below, above = (1 - THRESHOLD_MARGIN) * limit, (1 + THRESHOLD_MARGIN) * limit
-    nr.fine_tune(net, X, np.ones(6), step=below, max_steps=1, strict=False)
+    nr.fine_tune(X, np.ones(6), net, step=below, max_steps=1, strict=False)
     with pytest.raises(InputError, match="stability limit"):
-        nr.fine_tune(net, X, np.ones(6), step=above)
+        nr.fine_tune(X, np.ones(6), net, step=above)
 
 
 def test_transfer_is_reproducible_and_fits_both_tasks() -> None:
@@ -255,20 +255,20 @@ def test_sample_sphere_rows_have_unit_norm(n: int, d: int, seed: int) -> None:
         (lambda: nr.monte_carlo_gram(np.eye(3), 10, 0, Z=np.eye(2)), "Z must have 3 columns"),
         (lambda: nr.monte_carlo_gram([[np.inf, 0.0]], 10, 0), "X must contain only finite"),
         (
-            lambda: nr.fine_tune(nr.init_network(4, 3, 0), np.eye(3), np.ones(2)),
+            lambda: nr.fine_tune(np.eye(3), np.ones(2), nr.init_network(4, 3, 0)),
             "one label per row",
         ),
         (
-            lambda: nr.fine_tune(nr.init_network(4, 3, 0), np.eye(3), np.ones(3), rtol=1.5),
+            lambda: nr.fine_tune(np.eye(3), np.ones(3), nr.init_network(4, 3, 0), rtol=1.5),
             "rtol must be in",
         ),
         (
-            lambda: nr.fine_tune(nr.init_network(4, 3, 0), np.eye(3), np.ones(3), step=-1.0),
+            lambda: nr.fine_tune(np.eye(3), np.ones(3), nr.init_network(4, 3, 0), step=-1.0),
             "step must be > 0",
         ),
         (
             lambda: nr.fine_tune(
-                nr.TwoLayerNet(-np.ones((2, 3)), np.array([1.0, -1.0])), np.eye(3), np.ones(3)
+                np.eye(3), np.ones(3), nr.TwoLayerNet(-np.ones((2, 3)), np.array([1.0, -1.0]))
             ),
             "no neuron is active",
         ),

@@ -323,9 +323,9 @@ def test_kernels_relatively_accurate_near_the_poles(sign: float) -> None:
     X, Z = _pairs(deltas, sign)
     got = {
         "orthant": np.diag(sr.orthant_probability(X, Z)),
-        "gram": np.diag(sr.gram(X, Z)),
+        "gram": np.diag(sr.first_layer_ntk(X, Z)),
         "nngp": np.diag(sr.nngp_gram(X, Z)),
-        "ntk": np.diag(sr.ntk_gram(X, Z)),
+        "ntk": np.diag(sr.full_ntk(X, Z)),
     }
     for i in range(len(deltas)):
         refs = dict(zip(("orthant", "gram", "nngp", "ntk"), _mp_kernels(X[i], Z[i]), strict=False))
@@ -338,7 +338,11 @@ def test_kernels_relatively_accurate_in_the_bulk() -> None:
     rng = np.random.default_rng(9)
     X = rng.standard_normal((12, 3))
     X /= np.linalg.norm(X, axis=1, keepdims=True)
-    got = {"orthant": sr.orthant_probability(X), "gram": sr.gram(X), "nngp": sr.nngp_gram(X)}
+    got = {
+        "orthant": sr.orthant_probability(X),
+        "gram": sr.first_layer_ntk(X),
+        "nngp": sr.nngp_gram(X),
+    }
     for i in range(12):
         for j in range(12):
             prob, gram, relu, _, _ = _mp_kernels(X[i], X[j])
@@ -384,7 +388,7 @@ _T = np.ones(6)
         (lambda: sd.closed_form_roots(True), "depth must be an integer"),
         (lambda: sd.scale_factor_rootof(1.0, 0.5, 0.5, 3.0), "depth must be an integer"),  # type: ignore[arg-type]
         (lambda: sr.nngp_gram(np.ones((2, 3)) * np.nan), "X must contain only finite"),
-        (lambda: sr.gram(np.eye(3), np.eye(2)), "Z must have 3 columns"),
+        (lambda: sr.first_layer_ntk(np.eye(3), np.eye(2)), "Z must have 3 columns"),
     ],
 )
 def test_bad_input_raises_named_error(call: object, match: str) -> None:

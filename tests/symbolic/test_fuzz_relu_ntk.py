@@ -346,7 +346,7 @@ def _kernel_error(kw: dict[str, Any], n: int) -> float:
 
 
 def _kernel_name(kw: dict[str, Any]) -> str:
-    return "ntk" if kw.get("kernel") == "ntk" else "gram"
+    return "ntk" if kw.get("layers") == "both" else "gram"
 
 
 @_with_prec
@@ -404,7 +404,7 @@ def _verify_distance(kw: dict[str, Any], value: Any) -> str | None:
 @_with_prec
 def _verify_generalization(kw: dict[str, Any], value: Any) -> str | None:
     r = _residual(kw)
-    q, tol = _quadratic_ref({**kw, "kernel": "h_inf", "ridge": 0.0}, r)
+    q, tol = _quadratic_ref({**kw, "layers": "first", "ridge": 0.0}, r)
     factor = 2.0 / len(r)
     return _close(value, mp.sqrt(factor * q), _sqrt_tol(q, tol, factor))
 
@@ -438,15 +438,31 @@ def _beta_call(rng: np.random.Generator) -> dict[str, Any]:
 _KERNELS: tuple[tuple[Callable[..., Any], str], ...] = (
     (sr.angles, "theta"),
     (sr.orthant_probability, "orthant"),
-    (sr.gram, "gram"),
+    (sr.first_layer_ntk, "gram"),
     (sr.nngp_gram, "nngp"),
-    (sr.ntk_gram, "ntk"),
+    (sr.full_ntk, "ntk"),
 )
+
+
+def _ntk_call(unit: bool, layers: str) -> Callable[[np.random.Generator], dict[str, Any]]:
+    def valid(rng: np.random.Generator) -> dict[str, Any]:
+        return {**_kernel_call(unit)(rng), "layers": layers}
+
+    return valid
+
 
 _CASES: list[tuple[str, Target]] = [
     *(
         (f"{func.__name__}[{label}]", Target(func, _kernel_call(unit), verify=_verify_kernel(key)))
         for func, key in _KERNELS
+        for unit, label in ((True, "unit"), (False, "normalize"))
+    ),
+    *(
+        (
+            f"ntk[{layers},{label}]",
+            Target(sr.ntk, _ntk_call(unit, layers), verify=_verify_kernel(key)),
+        )
+        for layers, key in (("first", "gram"), ("both", "ntk"))
         for unit, label in ((True, "unit"), (False, "normalize"))
     ),
     (
@@ -474,14 +490,14 @@ _CASES: list[tuple[str, Target]] = [
         Target(sr.predictor_from_gram, _gram_call(step=1.0), verify=_verify_predictor_from_gram),
     ),
     (
-        "finetuned_predictor[h_inf]",
+        "finetuned_predictor[first]",
         Target(sr.finetuned_predictor, _predictor_call(), verify=_verify_finetuned_predictor),
     ),
     (
-        "finetuned_predictor[ntk,ridge]",
+        "finetuned_predictor[both,ridge]",
         Target(
             sr.finetuned_predictor,
-            _predictor_call(kernel="ntk", ridge=1.0),
+            _predictor_call(layers="both", ridge=1.0),
             verify=_verify_finetuned_predictor,
         ),
     ),
@@ -500,26 +516,26 @@ _CASES: list[tuple[str, Target]] = [
         ),
     ),
     (
-        "kernel_norm_sq[h_inf]",
+        "kernel_norm_sq[first]",
         Target(sr.kernel_norm_sq, _norm_call(True), verify=_verify_kernel_norm),
     ),
     (
-        "kernel_norm_sq[ntk,ridge,normalize]",
+        "kernel_norm_sq[both,ridge,normalize]",
         Target(
             sr.kernel_norm_sq,
-            _norm_call(False, kernel="ntk", ridge=1.0),
+            _norm_call(False, layers="both", ridge=1.0),
             verify=_verify_kernel_norm,
         ),
     ),
     (
-        "distance_travelled[h_inf]",
+        "distance_travelled[first]",
         Target(sr.distance_travelled, lambda rng: _training(rng, True), verify=_verify_distance),
     ),
     (
-        "distance_travelled[ntk,normalize]",
+        "distance_travelled[both,normalize]",
         Target(
             sr.distance_travelled,
-            lambda rng: {**_training(rng, False), "kernel": "ntk"},
+            lambda rng: {**_training(rng, False), "layers": "both"},
             verify=_verify_distance,
         ),
     ),
@@ -544,6 +560,10 @@ _NO_ARGS = "takes no arguments (a cached SymPy derivation)"
 _RESULT = "a frozen result dataclass of SymPy objects (no validation to fuzz)"
 _CONSTANT = "a float constant, not a function"
 EXEMPT: dict[str, str] = {
+    "symbolic.relu_ntk.gram": "deprecated alias of symbolic.relu_ntk.first_layer_ntk (removed "
+    "in 0.2.0; fuzzed under that name)",
+    "symbolic.relu_ntk.ntk_gram": "deprecated alias of symbolic.relu_ntk.full_ntk (removed in "
+    "0.2.0; fuzzed under that name)",
     "symbolic.relu_ntk.derive_relu_kernels": _NO_ARGS,
     "symbolic.relu_ntk.derive_linear_teacher_norm": _NO_ARGS,
     "symbolic.relu_ntk.derive_finetuned_predictor": _NO_ARGS,

@@ -140,15 +140,16 @@ def test_noise_average_of_quadratic_form_is_trace() -> None:
     extra=st.integers(0, 6),
     seed=st.integers(0, 2**32 - 1),
 )
-def test_risk_terms_add_up_to_the_risk(n: int, extra: int, seed: int) -> None:
+def test_risk_decomposition_adds_up_to_the_risk(n: int, extra: int, seed: int) -> None:
     d = n + extra
     rng = np.random.default_rng(seed)
     X = rng.standard_normal((n, d))
     noise, ts, tt = rng.standard_normal(n), rng.standard_normal(d), rng.standard_normal(d)
     a = rng.standard_normal((d, d))
     cov = a @ a.T
-    terms = sl.risk_terms(X, noise, ts, tt, cov)
-    theta = sl.finetuned_weights(X, X @ tt + noise, ts)
+    y = X @ tt + noise
+    terms = sl.risk_decomposition(X, y, ts, tt, cov)
+    theta = sl.finetuned_weights(X, y, ts)
     risk = sl.excess_risk(theta, tt, cov)
     assert math.isclose(terms.total, risk, rel_tol=1e-8, abs_tol=1e-10 * (1 + risk))
     assert terms.bias >= -1e-12 and terms.variance >= -1e-12
@@ -193,19 +194,21 @@ def test_proportional_limit_matches_l4_isotropic() -> None:
 
 
 def test_expected_risk_isotropic_values() -> None:
-    assert sl.expected_risk_isotropic(10, 20, 2.0) == pytest.approx(1.0, rel=1e-15)
-    assert sl.expected_risk_isotropic(10, 20, 2.0, 0.5) == pytest.approx(
+    assert sl.expected_risk_isotropic(2.0, n=10, d=20) == pytest.approx(1.0, rel=1e-15)
+    assert sl.expected_risk_isotropic(2.0, n=10, d=20, noise_var=0.5) == pytest.approx(
         1.0 + 0.5 * 10 / 9, rel=1e-14
     )
-    assert sl.expected_risk_isotropic(30, 20, 2.0, 0.5) == pytest.approx(0.5 * 20 / 9, rel=1e-14)
-    assert sl.expected_risk_isotropic(20, 20, 2.0) == 0.0  # noiseless, n = d: θ_T recovered
-    assert sl.expected_risk_isotropic(19, 20, 2.0) == pytest.approx(0.1, rel=1e-14)
+    assert sl.expected_risk_isotropic(2.0, n=30, d=20, noise_var=0.5) == pytest.approx(
+        0.5 * 20 / 9, rel=1e-14
+    )
+    assert sl.expected_risk_isotropic(2.0, n=20, d=20) == 0.0  # noiseless, n = d: θ_T recovered
+    assert sl.expected_risk_isotropic(2.0, n=19, d=20) == pytest.approx(0.1, rel=1e-14)
 
 
 @pytest.mark.parametrize("n", [19, 20, 21])
 def test_expected_risk_is_infinite_near_threshold_with_noise(n: int) -> None:
     with pytest.raises(InputError, match="infinite"):
-        sl.expected_risk_isotropic(n, 20, 1.0, noise_var=0.1)
+        sl.expected_risk_isotropic(1.0, n=n, d=20, noise_var=0.1)
 
 
 def test_sample_complexity_derivation() -> None:
@@ -225,17 +228,17 @@ def test_sample_complexity_is_the_smallest_sufficient_n(
     d: int, delta_sq: float, frac: float
 ) -> None:
     eps = frac * delta_sq
-    n = sl.sample_complexity(eps, delta_sq, d)
+    n = sl.sample_complexity(delta_sq, d=d, epsilon=eps)
     assert 0 <= n <= d
-    assert sl.expected_risk_isotropic(n, d, delta_sq) <= eps * (1 + 1e-9)
+    assert sl.expected_risk_isotropic(delta_sq, n=n, d=d) <= eps * (1 + 1e-9)
     if n > 0:
-        assert sl.expected_risk_isotropic(n - 1, d, delta_sq) > eps * (1 - 1e-9)
+        assert sl.expected_risk_isotropic(delta_sq, n=n - 1, d=d) > eps * (1 - 1e-9)
 
 
 def test_sample_complexity_ratio_prefers_a_close_source() -> None:
     # ‖Δ‖² = 0.5 vs ‖θ_T‖² = 2: fine-tuning needs fewer samples for every reachable ε.
-    assert sl.sample_complexity_ratio(0.25, 0.5, 2.0, 100) == pytest.approx(50 / 88)
-    assert sl.sample_complexity(1.0, 0.5, 100) == 0
+    assert sl.sample_complexity_ratio(0.5, 2.0, d=100, epsilon=0.25) == pytest.approx(50 / 88)
+    assert sl.sample_complexity(0.5, d=100, epsilon=1.0) == 0
 
 
 # --------------------------------------------------------------------------------------
@@ -301,9 +304,12 @@ def test_asymptotic_risk_isotropic_values() -> None:
         (lambda: sl.excess_risk([1, 2], [0, 0], [[1, 2], [0, 1]]), "cov must be symmetric"),
         (lambda: sl.excess_risk([1, 2], [0, 0], [[1, 0], [0, -1]]), "positive semi-definite"),
         (lambda: sl.excess_risk([1, 2], [0, 0], np.eye(3)), r"cov must have shape \(2, 2\)"),
-        (lambda: sl.expected_risk_isotropic(-1, 5, 1.0), "n must be an integer >= 0"),
-        (lambda: sl.expected_risk_isotropic(2, 5, 1.0, -1.0), "noise_var must be >= 0"),
-        (lambda: sl.expected_risk_isotropic(2.5, 5, 1.0), "n must be an integer"),
+        (lambda: sl.expected_risk_isotropic(1.0, n=-1, d=5), "n must be an integer >= 0"),
+        (
+            lambda: sl.expected_risk_isotropic(1.0, n=2, d=5, noise_var=-1.0),
+            "noise_var must be >= 0",
+        ),
+        (lambda: sl.expected_risk_isotropic(1.0, n=2.5, d=5), "n must be an integer"),
         (lambda: sl.asymptotic_risk([1.0, 2.0], [1.0, 0.0], 0.5), "gamma = d/n must be > 1"),
         (
             lambda: sl.asymptotic_risk([1.0, -2.0], [1.0, 0.0], 2.0),
@@ -315,10 +321,10 @@ def test_asymptotic_risk_isotropic_values() -> None:
             lambda: sl.gd_iterate(np.ones((2, 3)), np.ones(2), np.ones(3), -0.1, 3),
             "step must be > 0",
         ),
-        (lambda: sl.sample_complexity(0.0, 1.0, 10), "epsilon must be > 0"),
+        (lambda: sl.sample_complexity(1.0, d=10, epsilon=0.0), "epsilon must be > 0"),
         (
-            lambda: sl.risk_terms(np.ones((2, 3)), np.ones(3), np.ones(3), np.ones(3)),
-            "noise must have length 2",
+            lambda: sl.risk_decomposition(np.ones((2, 3)), np.ones(3), np.ones(3), np.ones(3)),
+            "y must have one label per row of X",
         ),
     ],
 )

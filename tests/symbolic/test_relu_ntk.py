@@ -92,10 +92,10 @@ def test_lambdified_forms_agree_with_the_stable_gram() -> None:
     for theta in np.linspace(0.45, math.pi - 0.45, 25):  # |u| ≤ 0.9: arccos well conditioned
         x, z = _pair(float(theta))
         c = float(x @ z)
-        h = sr.gram(x[None], z[None])[0, 0]
+        h = sr.first_layer_ntk(x[None], z[None])[0, 0]
         assert h == pytest.approx(arccos(c), rel=FLOAT_RTOL, abs=1e-15)
         assert h == pytest.approx(arcsin(c), rel=FLOAT_RTOL, abs=1e-15)
-        assert sr.ntk_gram(x[None], z[None])[0, 0] == pytest.approx(ntk(c), rel=FLOAT_RTOL)
+        assert sr.full_ntk(x[None], z[None])[0, 0] == pytest.approx(ntk(c), rel=FLOAT_RTOL)
 
 
 # --------------------------------------------------------------------------------------
@@ -105,7 +105,7 @@ def test_lambdified_forms_agree_with_the_stable_gram() -> None:
 
 def test_diagonal_is_exact() -> None:
     X = _sphere(200, 50, 1)
-    assert np.max(np.abs(np.diag(sr.gram(X)) - 0.5)) <= 1e-15
+    assert np.max(np.abs(np.diag(sr.first_layer_ntk(X)) - 0.5)) <= 1e-15
     assert np.array_equal(sr.angles(X).diagonal(), np.zeros(200))
 
 
@@ -149,14 +149,17 @@ def _mp_textbook(x: np.ndarray, z: np.ndarray) -> tuple[mp.mpf, ...]:
 
 
 def _relative_errors(theta: float, d: int, seed: int) -> dict[str, float]:
-    """Relative errors of angles, gram, nngp_gram and ntk_gram against :func:`_mp_textbook`."""
+    """Relative errors of angles, first_layer_ntk, nngp_gram, full_ntk vs :func:`_mp_textbook`."""
     x, z = _pair(theta, d=d, seed=seed)
     refs = _mp_textbook(x, z)
     nominal_psi = min(theta, math.pi - theta)  # the small one of θ, π − θ
     exact_psi = float(min(refs[0], mp.pi - refs[0]))
     # Rounding z moves the small angle by ≲ 1e-16 absolute: the intended regime is reached.
     assert abs(exact_psi - nominal_psi) <= 0.2 * nominal_psi
-    got = [fn(x[None], z[None])[0, 0] for fn in (sr.angles, sr.gram, sr.nngp_gram, sr.ntk_gram)]
+    got = [
+        fn(x[None], z[None])[0, 0]
+        for fn in (sr.angles, sr.first_layer_ntk, sr.nngp_gram, sr.full_ntk)
+    ]
     with mp.workdps(REFERENCE_DPS):
         errs = [float(abs((mp.mpf(float(g)) - r) / r)) for g, r in zip(got, refs, strict=True)]
     return dict(zip(("angle", "gram", "nngp", "ntk"), errs, strict=True))
@@ -212,7 +215,7 @@ def test_the_relative_check_rejects_a_naive_arccos_angle(monkeypatch: pytest.Mon
 def test_kernels_match_40_digit_reference(theta: float) -> None:
     x, z = _pair(theta, d=5, seed=2)
     h_ref, j_ref = _mp_reference(x, z)
-    h = sr.gram(x[None], z[None])[0, 0]
+    h = sr.first_layer_ntk(x[None], z[None])[0, 0]
     j = sr.nngp_gram(x[None], z[None])[0, 0]
     # Absolute accuracy of a few ulp everywhere: the angle's error is bounded by the
     # rounding of x̂ = x/‖x‖ (not by arccos′, which is infinite at u = ±1) ...
@@ -224,27 +227,29 @@ def test_kernels_match_40_digit_reference(theta: float) -> None:
 @given(n=st.integers(1, 12), d=st.integers(1, 8), seed=st.integers(0, 2**32 - 1))
 def test_gram_matrices_are_symmetric_psd_with_known_diagonal(n: int, d: int, seed: int) -> None:
     X = _sphere(n, d, seed)
-    for fn, diag in ((sr.gram, 0.5), (sr.nngp_gram, 0.5), (sr.ntk_gram, 1.0)):
+    for fn, diag in ((sr.first_layer_ntk, 0.5), (sr.nngp_gram, 0.5), (sr.full_ntk, 1.0)):
         K = fn(X)
         assert np.array_equal(K, K.T)
         assert np.allclose(np.diag(K), diag, rtol=0, atol=1e-15)
         assert np.linalg.eigvalsh(K)[0] >= -1e-13
-    assert np.allclose(sr.ntk_gram(X), sr.gram(X) + sr.nngp_gram(X), rtol=0, atol=1e-15)
+    assert np.allclose(sr.full_ntk(X), sr.first_layer_ntk(X) + sr.nngp_gram(X), rtol=0, atol=1e-15)
     assert np.all((sr.orthant_probability(X) >= 0) & (sr.orthant_probability(X) <= 0.5))
 
 
 def test_cross_kernel_is_a_block_of_the_joint_gram() -> None:
     X, Z = _sphere(5, 4, 3), _sphere(3, 4, 4)
-    joint = sr.gram(np.vstack([X, Z]))
-    assert np.allclose(sr.gram(X, Z), joint[:5, 5:], rtol=0, atol=1e-16)
-    assert np.allclose(sr.gram(Z, X), joint[5:, :5], rtol=0, atol=1e-16)
+    joint = sr.first_layer_ntk(np.vstack([X, Z]))
+    assert np.allclose(sr.first_layer_ntk(X, Z), joint[:5, 5:], rtol=0, atol=1e-16)
+    assert np.allclose(sr.first_layer_ntk(Z, X), joint[5:, :5], rtol=0, atol=1e-16)
 
 
 def test_normalize_projects_rows_onto_the_sphere() -> None:
     X = _sphere(6, 3, 5)
     scaled = X * np.arange(1.0, 7.0)[:, None]
-    assert np.allclose(sr.gram(scaled, normalize=True), sr.gram(X), rtol=0, atol=1e-15)
-    assert np.allclose(sr.ntk_gram(scaled, normalize=True), sr.ntk_gram(X), rtol=0, atol=1e-15)
+    assert np.allclose(
+        sr.first_layer_ntk(scaled, normalize=True), sr.first_layer_ntk(X), rtol=0, atol=1e-15
+    )
+    assert np.allclose(sr.full_ntk(scaled, normalize=True), sr.full_ntk(X), rtol=0, atol=1e-15)
 
 
 # --------------------------------------------------------------------------------------
@@ -347,19 +352,19 @@ def test_predictor_interpolates_and_matches_the_normal_equations() -> None:
     X, y, f_s, X_test, f_s_test = _problem()
     at_train = sr.finetuned_predictor(X, y, f_s, X, f_s)
     assert np.allclose(at_train, y, rtol=0, atol=LINALG_RTOL)
-    H, Ht = sr.gram(X), sr.gram(X_test, X)
+    H, Ht = sr.first_layer_ntk(X), sr.first_layer_ntk(X_test, X)
     want = f_s_test + Ht @ np.linalg.solve(H, y - f_s)
     got = sr.finetuned_predictor(X, y, f_s, X_test, f_s_test)
     assert np.allclose(got, want, rtol=LINALG_RTOL, atol=LINALG_RTOL)
-    full = sr.finetuned_predictor(X, y, f_s, X_test, f_s_test, kernel="ntk")
-    K, Kt = sr.ntk_gram(X), sr.ntk_gram(X_test, X)
+    full = sr.finetuned_predictor(X, y, f_s, X_test, f_s_test, layers="both")
+    K, Kt = sr.full_ntk(X), sr.full_ntk(X_test, X)
     assert np.allclose(full, f_s_test + Kt @ np.linalg.solve(K, y - f_s), atol=LINALG_RTOL)
 
 
 def test_finite_time_forms_match_matrix_functions_and_iteration() -> None:
     X, y, f_s, X_test, f_s_test = _problem()
     n = X.shape[0]
-    H, Ht = sr.gram(X), sr.gram(X_test, X)
+    H, Ht = sr.first_layer_ntk(X), sr.first_layer_ntk(X_test, X)
     r = y - f_s
     t = 7.3
     flow = sr.finetuned_predictor(X, y, f_s, X_test, f_s_test, time=t)
@@ -383,7 +388,7 @@ def test_finite_time_forms_match_matrix_functions_and_iteration() -> None:
 def test_distance_term_and_bound() -> None:
     X, y, f_s, _, _ = _problem()
     r = y - f_s
-    q = float(r @ np.linalg.solve(sr.gram(X), r))
+    q = float(r @ np.linalg.solve(sr.first_layer_ntk(X), r))
     assert sr.distance_travelled(X, y, f_s) == pytest.approx(math.sqrt(q), rel=LINALG_RTOL)
     assert sr.kernel_norm_sq(X, r) == pytest.approx(q, rel=LINALG_RTOL)
     assert sr.generalization_term(X, y, f_s) == pytest.approx(
@@ -419,12 +424,15 @@ def test_singular_gram_is_reported_and_ridge_offered() -> None:
 @pytest.mark.parametrize(
     ("call", "match"),
     [
-        (lambda: sr.gram(2 * np.eye(3)), r"X must have unit-norm rows.*normalize=True"),
-        (lambda: sr.gram(np.eye(3), np.ones((2, 3))), "Z must have unit-norm rows"),
-        (lambda: sr.gram(np.eye(3), np.eye(2)), "Z must have 3 columns"),
-        (lambda: sr.gram(np.zeros((2, 3)), normalize=True), "X must not contain a zero row"),
-        (lambda: sr.ntk_gram([[1.0, np.nan]]), "X must contain only finite"),
-        (lambda: sr.gram(np.ones(3)), "X must be 2-dimensional"),
+        (lambda: sr.first_layer_ntk(2 * np.eye(3)), r"X must have unit-norm rows.*normalize=True"),
+        (lambda: sr.first_layer_ntk(np.eye(3), np.ones((2, 3))), "Z must have unit-norm rows"),
+        (lambda: sr.first_layer_ntk(np.eye(3), np.eye(2)), "Z must have 3 columns"),
+        (
+            lambda: sr.first_layer_ntk(np.zeros((2, 3)), normalize=True),
+            "X must not contain a zero row",
+        ),
+        (lambda: sr.full_ntk([[1.0, np.nan]]), "X must contain only finite"),
+        (lambda: sr.first_layer_ntk(np.ones(3)), "X must be 2-dimensional"),
         (
             lambda: sr.finetuned_predictor(
                 np.eye(3), np.ones(2), np.ones(3), np.eye(3), np.ones(3)
@@ -445,9 +453,9 @@ def test_singular_gram_is_reported_and_ridge_offered() -> None:
         ),
         (
             lambda: sr.finetuned_predictor(
-                np.eye(3), np.ones(3), np.ones(3), np.eye(3), np.ones(3), kernel="rbf"
+                np.eye(3), np.ones(3), np.ones(3), np.eye(3), np.ones(3), layers="rbf"
             ),
-            "kernel must be 'h_inf'",
+            "layers must be 'first'",
         ),
         (
             lambda: sr.finetuned_predictor(

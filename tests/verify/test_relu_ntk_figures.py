@@ -106,7 +106,7 @@ def _arccos_gram(X: object, Z: object = None, *, normalize: bool = False) -> np.
 
 
 def test_arccos_evaluation_is_caught(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(sr, "gram", _arccos_gram)
+    monkeypatch.setattr(sr, "first_layer_ntk", _arccos_gram)
     result = run_claim(registry.get("K1-kernel-quadrature"), QUICK, max_examples=10)
     assert not result.passed
     assert result.failing_outcome is not None and math.isfinite(result.failing_outcome.error)
@@ -126,8 +126,8 @@ def test_wrong_loss_normalisation_is_caught(monkeypatch: pytest.MonkeyPatch) -> 
 
 
 def test_missing_factor_one_half_in_the_kernel_is_caught(monkeypatch: pytest.MonkeyPatch) -> None:
-    original = sr.gram
-    monkeypatch.setattr(sr, "gram", lambda X, Z=None, **kw: 2 * original(X, Z, **kw))
+    original = sr.first_layer_ntk
+    monkeypatch.setattr(sr, "first_layer_ntk", lambda X, Z=None, **kw: 2 * original(X, Z, **kw))
     result = run_claim(registry.get("K1-empirical-ntk-width"), QUICK, max_examples=3)
     assert not result.passed
     assert result.failing_outcome is not None and math.isfinite(result.failing_outcome.error)

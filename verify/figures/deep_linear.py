@@ -53,7 +53,7 @@ def _trained_risk(
 ) -> float:
     weights = ndl.balanced_weights(theta_s, ndl.uniform_widths(theta_s.size, width, depth), seed)
     w = ndl.fine_tune(
-        weights, X, X @ theta_t, solver="flow", flow_cfl=FIGURE_CFL, rtol=FIGURE_RTOL
+        X, X @ theta_t, weights, solver="flow", flow_cfl=FIGURE_CFL, rtol=FIGURE_RTOL
     ).end_to_end
     return float(np.sum((w - theta_t) ** 2))
 
@@ -221,13 +221,13 @@ def freezing_figure(size: Size) -> FigureData:
             y = X @ theta_t
             weights = ndl.balanced_weights(theta_s, ndl.uniform_widths(d, width, depth), rng)
             w_full = ndl.fine_tune(
-                weights, X, y, solver="flow", flow_cfl=FIGURE_CFL, rtol=FIGURE_RTOL
+                X, y, weights, solver="flow", flow_cfl=FIGURE_CFL, rtol=FIGURE_RTOL
             ).end_to_end
             mask = [False] + [True] * (depth - 1)
             w_frozen = ndl.fine_tune(
-                weights,
                 X,
                 y,
+                weights,
                 solver="flow",
                 trainable=mask,
                 max_steps=20_000,

@@ -312,7 +312,7 @@ def realistic_figure(size: Size) -> FigureData:
         run = nl.fine_tune_many(
             tasks.X[train], y_all[train], theta_s, method="cg", rtol=REALISTIC_RTOL
         )
-        for th, tr, kappa in zip(run.theta, train, run.condition, strict=True):
+        for th, tr, kappa in zip(run.theta, train, np.atleast_1d(run.condition), strict=True):
             want = sl.finetuned_weights(tasks.X[tr], y_all[tr], theta_s)
             err = float(np.linalg.norm(th - want))
             moved = float(np.linalg.norm(want - theta_s))

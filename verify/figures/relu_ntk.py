@@ -64,7 +64,7 @@ def width_figure(size: Size) -> FigureData:
     X = nd.sample_sphere(plan.n, plan.d, rng)
     X_test = nd.sample_sphere(plan.n_test, plan.d, rng)
     y = X @ theta_t
-    H = sr.gram(X)
+    H = sr.first_layer_ntk(X)
     u, p = X @ X.T, sr.orthant_probability(X)
     per_neuron = float(np.mean(u * u * p * (1.0 - p)))
 
@@ -86,7 +86,7 @@ def width_figure(size: Size) -> FigureData:
             mses.append(float(np.mean((nr.empirical_ntk(net, X) - H) ** 2)))
             source = nr.pretrain(X_source, theta_s, m, init, rtol=1e-3)
             f_s, f_s_test = source.network(X), source.network(X_test)
-            run = nr.fine_tune(source.network, X, y, rtol=1e-8)
+            run = nr.fine_tune(X, y, source.network, rtol=1e-8)
             want = sr.finetuned_predictor(X, y, f_s, X_test, f_s_test)
             got = run.network(X_test)
             gaps.append(

@@ -78,7 +78,7 @@ MUTANTS: tuple[Mutant, ...] = (
         "symbolic/linear.py",
         "resid = du - pinv @ (Xu @ du)  # (I − P)Δ",
         "resid = pinv @ (Xu @ du)  # (I − P)Δ",
-        "risk_terms uses P Delta where (I - P) Delta is meant (wrong projector)",
+        "risk_decomposition uses P Delta where (I - P) Delta is meant (wrong projector)",
         catch=("L2-risk-decomposition", "L-exact-cases"),
     ),
     Mutant(

@@ -43,7 +43,7 @@ MUTANTS: tuple[Mutant, ...] = (
         _SYM,
         "(Xa @ Za.T) * _orthant_psi(psi) + np.outer(xn, zn) * _relu_expectation_psi(psi),",
         "(Xa @ Za.T) * (psi / np.pi) + np.outer(xn, zn) * _relu_expectation_psi(psi),",
-        "ntk_gram's first-layer term u(pi - theta)/(2pi) -> u(pi - theta)/pi",
+        "full_ntk's first-layer term u(pi - theta)/(2pi) -> u(pi - theta)/pi",
         catch=("K1-kernel-quadrature", "K1-monte-carlo-rate"),
         planted=True,
     ),
@@ -61,8 +61,8 @@ MUTANTS: tuple[Mutant, ...] = (
         "return Xa, np.ones_like(norms)",
         "return Xa, norms",
         "normalize=True divides the rows but still reports their original norms, so "
-        "nngp_gram / ntk_gram of the projected rows are scaled by |x||z| (the Kahan angle "
-        "is invariant to the common factor and gram is unchanged)",
+        "nngp_gram / full_ntk of the projected rows are scaled by |x||z| (the Kahan angle "
+        "is invariant to the common factor and first_layer_ntk is unchanged)",
         catch=("K1-kernel-quadrature",),
     ),
     # ---------------------------------------------------------------- K2 / K3 closed forms
@@ -94,8 +94,8 @@ MUTANTS: tuple[Mutant, ...] = (
     Mutant(
         "K3-distance-labels",
         _SYM,
-        "q, e = _kernel_norm_parts(Xa, res, kernel=kernel, ridge=ridge)",
-        'q, e = _kernel_norm_parts(Xa, checks.as_vector(y, "y"), kernel=kernel, ridge=ridge)',
+        "q, e = _kernel_norm_parts(Xa, res, layers=layers, ridge=ridge)",
+        'q, e = _kernel_norm_parts(Xa, checks.as_vector(y, "y"), layers=layers, ridge=ridge)',
         "distance_travelled uses the labels y instead of the residual y - f_S(X)",
         catch=("K3-distance-travelled",),
     ),

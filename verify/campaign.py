@@ -200,7 +200,10 @@ class Task:
 
 
 class ProgressSink(Protocol):
-    def put(self, item: tuple[str, int, float]) -> None: ...
+    """Where workers send progress: a queue of (claim, examples so far, ratio)."""
+
+    def put(self, item: tuple[str, int, float]) -> None:
+        """Send one progress item."""
 
 
 def run_task(task: Task, progress: ProgressSink | None = None) -> dict[str, Any]:
@@ -253,16 +256,19 @@ class Progress:
     worst_claim: str = ""
 
     def example(self, claim: str, count: int, ratio: float) -> None:
+        """Record that ``claim`` has run ``count`` examples, the latest at ``ratio``."""
         self.examples[claim] = max(self.examples.get(claim, 0), count)
         if ratio > self.worst or not self.worst_claim:
             self.worst, self.worst_claim = ratio, claim
 
     def finished(self, rec: ClaimRecord) -> None:
+        """Record a finished claim."""
         self.done += 1
         self.examples[rec.name] = rec.examples
         self.example(rec.name, rec.examples, rec.worst_ratio if rec.worst is not None else 0.0)
 
     def line(self) -> str:
+        """One status line: claims done, examples run, worst ratio so far."""
         return (
             f"[{self.done}/{self.total} claims] {sum(self.examples.values())} examples, "
             f"worst error/threshold so far {self.worst:.2f} ({self.worst_claim or '-'})"
@@ -280,6 +286,7 @@ class Display:
         self._last = 0.0
 
     def tick(self) -> None:
+        """Refresh the status line on a terminal (at most every 0.1 s)."""
         if not self.enabled:
             return
         now = time.monotonic()
@@ -289,6 +296,7 @@ class Display:
             self._last = now
 
     def claim_done(self, rec: ClaimRecord) -> None:
+        """Print PASS/FAIL for a finished claim, followed by the status line."""
         if not self.enabled:
             return
         status = "PASS" if rec.passed else "FAIL"
@@ -301,6 +309,7 @@ class Display:
         self.stream.flush()
 
     def close(self) -> None:
+        """Clear the status line."""
         if self.enabled and self.tty:
             self.stream.write("\r\033[K")
             self.stream.flush()

@@ -54,6 +54,7 @@ class Tolerance:
     reason: str
 
     def describe(self) -> str:
+        """``name (bound): reason``, as printed by ``--list`` and in reports."""
         return f"{self.name} ({self.bound:.3g}): {self.reason}"
 
 
@@ -99,6 +100,7 @@ class Outcome:
 
     @classmethod
     def crashed(cls, exc: BaseException) -> Outcome:
+        """A failed outcome (infinite error) recording the exception that stopped a check."""
         return cls(math.inf, 0.0, note=f"{type(exc).__name__}: {exc}")
 
     @classmethod

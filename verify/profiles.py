@@ -49,9 +49,11 @@ class Profile:
     large_sizes: bool = False
 
     def examples_for(self, budget: int) -> int:
+        """Hypothesis examples for a claim whose quick budget is ``budget`` (at least 1)."""
         return max(1, round(budget * self.example_scale))
 
     def seed(self, requested: int | None) -> int:
+        """The seed to run with: ``requested`` if given, else fresh (``dev``) or fixed."""
         if requested is not None:
             return requested
         return secrets.randbits(32) if self.randomize else DEFAULT_SEED

@@ -55,6 +55,7 @@ class OutcomeRecord:
 
     @classmethod
     def build(cls, outcome: Outcome, setting: Any) -> OutcomeRecord:
+        """The JSON-able record of one checked setting and its outcome."""
         curve = None
         if outcome.curve is not None:
             curve = dataclasses.asdict(outcome.curve)
@@ -126,6 +127,7 @@ class ClaimRecord:
 
 
 def record_from_result(result: ClaimResult) -> ClaimRecord:
+    """The report record of one claim's run (worst outcome, counts, coverage, timing)."""
     claim = result.claim
     worst = (
         OutcomeRecord.build(result.worst_outcome, result.worst_setting)

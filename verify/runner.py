@@ -51,6 +51,7 @@ class ClaimResult:
         return self.worst_outcome.ratio if self.worst_outcome is not None else math.nan
 
     def reproduce_command(self) -> str | None:
+        """The ``python -m verify reproduce`` command line that reruns the failing setting."""
         if self.failing_setting is None:
             return None
         return (

@@ -81,3 +81,47 @@ def test_no_pointer_to_a_theory_file_outside_the_repository() -> None:
         and re.search(r"(?<![/\w])THEORY\.md|\.\./shared", path.read_text(encoding="utf-8"))
     ]
     assert not offenders, offenders
+
+
+def _result_sections() -> dict[str, str]:
+    """Result label (L1, ..., K3) -> the text of its ### section on the theory page."""
+    text = THEORY.read_text()
+    parts = re.split(r"^(?=#{2,3} )", text, flags=re.MULTILINE)
+    found: dict[str, str] = {}
+    for part in parts:
+        if m := re.match(r"### ([LDK]\d) ", part):
+            found[m.group(1)] = part
+    return found
+
+
+def test_every_claim_is_listed_under_the_results_it_checks() -> None:
+    """Each claim's ``source`` labels name sections whose "Checked by" line lists the claim,
+    and every name in a "Checked by" line is a real claim (no stale names)."""
+    sections = _result_sections()
+    names = {claim.name for claim in registry.all_claims()}
+    missing = []
+    for claim in registry.all_claims():
+        labels = [s for ref in REFERENCE.findall(claim.source) for s in _expand(ref)]
+        assert labels, f"{claim.name}: source {claim.source!r} names no result"
+        for label in labels:
+            checked = re.search(r"\*\*Checked by\.\*\* (.*)", sections[label])
+            if checked is None or f"`{claim.name}`" not in checked.group(1):
+                missing.append(f"{claim.name} under {label}")
+    assert not missing, f"docs/theory.md 'Checked by' lines miss: {missing}"
+    for label, part in sections.items():
+        checked = re.search(r"\*\*Checked by\.\*\* (.*)", part)
+        assert checked, f"docs/theory.md {label} has no 'Checked by' line"
+        listed = set(re.findall(r"`([A-Z]\d?-[a-z0-9-]+)`", checked.group(1)))
+        assert listed <= names, f"{label} lists unknown claims {sorted(listed - names)}"
+
+
+def test_tolerance_table_matches_the_claims() -> None:
+    """The tolerance table on the theory page has one row per claim with its tolerance name."""
+    text = THEORY.read_text()
+    table = text.split("## The tolerance model", 1)[1].split("\n## ", 1)[0]
+    rows = {
+        m.group(1): m.group(2)
+        for m in re.finditer(r"^\| `([^`]+)` \| [^|]+ \| `([^`]+)` \|", table, re.MULTILINE)
+    }
+    expected = {claim.name: claim.tolerance.name for claim in registry.all_claims()}
+    assert rows == expected

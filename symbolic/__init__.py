@@ -9,6 +9,11 @@ derived one) and evaluation functions that take NumPy arrays. The most used name
 re-exported here; see ``docs/notation.md`` for symbol ↔ code name. Whether each ``derive_*``
 result was derived by SymPy or is a stated answer that SymPy checks is recorded by
 :func:`provenance_of` (and ``.provenance`` on each result; ``docs/theory.md``).
+
+Every derivation renders as mathematics: a ``derive_*`` result displays itself in Jupyter
+(``_repr_latex_``), ``.to_latex()`` / ``.to_markdown()`` give the text, and
+:func:`derivation_page` the full Markdown page of a ``derive_*`` function by name (the pages in
+``docs/derivations/`` are these, written by ``python -m verify derivations``).
 """
 
 from typing import TYPE_CHECKING
@@ -17,6 +22,7 @@ from finetune_theory import __version__
 from finetune_theory.deprecation import module_getattr
 from symbolic import deep_linear, linear, relu_ntk
 from symbolic._provenance import Provenance, provenance_of, provenance_parts
+from symbolic._render import derivation_page, render_latex
 from symbolic.deep_linear import (
     finetuned_end_to_end,
     frozen_layers_risk_floor,
@@ -44,6 +50,7 @@ __all__ = [
     "__version__",
     "asymptotic_risk",
     "deep_linear",
+    "derivation_page",
     "excess_risk",
     "expected_risk_isotropic",
     "finetuned_end_to_end",
@@ -59,6 +66,7 @@ __all__ = [
     "provenance_of",
     "provenance_parts",
     "relu_ntk",
+    "render_latex",
     "risk_decomposition",
     "sample_complexity",
     "scale_factor",

@@ -3,7 +3,7 @@
 Exit status, the same convention for every subcommand (each ``--help`` lists its cases):
 
 * 0 — everything agrees (campaign, ``reproduce``), or the work was done (``explore``,
-  ``figures``, ``power``);
+  ``figures``, ``power``, ``derivations``);
 * 1 — a disagreement: a claim or a reproduced setting disagrees (the shrunk counterexample
   and a command that reruns it are printed); for ``figures``, a figure raised an error
   while it was built (the other figures are written);
@@ -65,6 +65,8 @@ examples:
   python -m verify explore --report out/    where the theorems stop holding
   python -m verify figures --out figures/   the paper's figures, theory and training
   python -m verify power --first-kill       the verifier's power: the mutant catalogue
+  python -m verify derivations --out docs/derivations
+                                            every derivation as a Markdown page (LaTeX)
 """
 
 
@@ -83,7 +85,7 @@ def _run_parser() -> argparse.ArgumentParser:
         prog="python -m verify",
         description="Check the closed forms of 'A Theoretical Analysis of Fine-tuning with "
         "Linear Teachers' (symbolic package) against training (numeric package) on "
-        "Hypothesis-drawn settings. Subcommands: reproduce, explore, figures, power "
+        "Hypothesis-drawn settings. Subcommands: reproduce, explore, figures, power, derivations "
         "(python -m verify SUBCOMMAND --help). Exit status: 0 every claim agrees, 1 a claim "
         "disagrees, 2 usage error or invalid input, 130 stopped by SIGINT (Ctrl-C), 143 "
         "stopped by SIGTERM (see the end of this help).",
@@ -995,11 +997,19 @@ def _power(argv: Sequence[str]) -> int:
 # --------------------------------------------------------------------------------------
 
 
+def _derivations(argv: Sequence[str]) -> int:
+    """``python -m verify derivations``: see :mod:`verify.derivations` (imported on use)."""
+    from verify import derivations
+
+    return derivations.main(argv)
+
+
 SUBCOMMANDS = {
     "reproduce": _reproduce,
     "explore": _explore,
     "figures": _figures,
     "power": _power,
+    "derivations": _derivations,
 }
 
 

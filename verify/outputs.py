@@ -9,6 +9,7 @@ share one folder without touching each other's files:
 | explore (``verify explore --report DIR``) | ``explore.json``, ``explore.md``, ``explore-*.png`` |
 | figures (``verify figures --out DIR``) | ``NAME.png``, ``NAME.json``, ``NAME.csv`` |
 | power (``verify power --report DIR``) | ``power.json``, ``power.md`` |
+| derivations (``verify derivations --out DIR``) | ``NAME.md``, ``index.md`` |
 
 (``verify --explore --report DIR`` puts the explorations inside the campaign's report, their
 PNGs as ``report-explore-*.png``; an exploration run's ``explore-*.png`` are never touched.)

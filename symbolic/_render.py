@@ -1823,6 +1823,8 @@ def derivation_names() -> tuple[str, ...]:
 
 
 def _key(name: str) -> str:
+    if not isinstance(name, str):
+        raise InputError(f"name must be a derive_* function name or a result label, got {name!r}")
     key = name if name.startswith("derive_") else f"derive_{name}"
     if key not in SPECS:
         raise InputError(
@@ -1845,7 +1847,7 @@ def select_derivations(names: Iterable[str]) -> list[str]:
     """
     wanted: set[str] = set()
     for raw in names:
-        label = raw.upper()
+        label = _key(raw) if not isinstance(raw, str) else raw.upper()
         if label in THEORY_HEADINGS:
             found = {s.name for s in SPECS.values() if label in s.labels}
             if not found:

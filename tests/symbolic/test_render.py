@@ -332,3 +332,13 @@ def test_selection_by_label_and_name() -> None:
         _render.select_derivations(["nope"])
     with pytest.raises(InputError, match="D2 has no derive_"):
         _render.select_derivations(["D2"])
+
+
+@pytest.mark.parametrize("bad", [3, None, 1.5, b"derive_frozen_layers"])
+def test_a_name_that_is_not_a_string_is_refused(bad: object) -> None:
+    """derivation_page and select_derivations refuse non-strings with an InputError naming
+    ``name``, not an AttributeError."""
+    with pytest.raises(InputError, match="name must be"):
+        _render.derivation_page(bad)  # type: ignore[arg-type]
+    with pytest.raises(InputError, match="name must be"):
+        _render.select_derivations([bad])  # type: ignore[list-item]

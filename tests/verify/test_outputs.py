@@ -254,13 +254,16 @@ def _assert_in_its_row(kind: str, files: set[str]) -> None:
     """Each file matches a pattern of ``kind``'s row of the table and none of another
     row's (figures' ``NAME.*`` excepted: a figure may have any name but these)."""
     kinds = _table_of_kinds()
-    assert set(kinds) == {"campaign", "explore", "figures", "power"}
+    assert set(kinds) == {"campaign", "explore", "figures", "power", "derivations"}
 
     def matches(name: str, k: str) -> bool:
         return any(fnmatch.fnmatch(name, p.replace("NAME", "*")) for p in kinds[k])
 
     for name in files:
-        others = [k for k in kinds if k not in (kind, "figures") and matches(name, k)]
+        # figures' NAME.* and derivations' NAME.md (derive_*.md) stand for any name.
+        others = [
+            k for k in kinds if k not in (kind, "figures", "derivations") and matches(name, k)
+        ]
         assert matches(name, kind) and not others, (kind, name, others)
 
 

@@ -39,7 +39,8 @@ from verify.figures import (
     all_figures,
     build_figure,
     install_command,
-    plot,
+    parse_formats,
+    plot_files,
     require_matplotlib,
     write_numbers,
 )
@@ -604,8 +605,8 @@ exit status:
   0    every figure was built and written
   1    a figure raised an error while it was built (named on stderr; every other
        figure is written)
-  2    usage error, nothing is built: an unknown name, --out a file, below a
-       file or not writable, no matplotlib without --numbers-only, --scheduler
+  2    usage error, nothing is built: an unknown name, a bad --format, --out a
+       file, below a file or not writable, no matplotlib without --numbers-only, --scheduler
        without the dask extra; or a figure needs a missing extra (named on
        stderr with its install command, e.g. pip install ".[data]"; every other
        figure is written). 1 wins over 2 when both happen
@@ -617,11 +618,13 @@ def _figures_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m verify figures",
         description="Reproduce the paper's figures: theory curves (symbolic side) and trained "
-        "points (numeric side) on the same axes. Writes NAME.png, NAME.json and NAME.csv "
+        "points (numeric side) on the same axes. Writes NAME.png (plus NAME.pdf, NAME.svg "
+        "with --format), NAME.json and NAME.csv "
         "for each figure as soon as it is built (atomically; a figure that cannot be built "
         "is named on stderr and the others are still written).",
         epilog="examples:\n  python -m verify figures --out figures/\n"
         "  python -m verify figures depth --size full --out figures/\n"
+        "  python -m verify figures --format pdf,svg,png --out figures/\n"
         "  python -m verify figures --scheduler local --size full --out figures/\n"
         "  python -m verify figures --list\n" + FIGURES_EXIT,
         formatter_class=argparse.RawDescriptionHelpFormatter,
@@ -642,6 +645,13 @@ def _figures_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument(
         "--numbers-only", action="store_true", help="write JSON/CSV only (no matplotlib needed)"
+    )
+    parser.add_argument(
+        "--format",
+        default="png",
+        metavar="LIST",
+        help="figure files to write, a comma list of png, pdf, svg (default: png; NAME.png "
+        "is always written). Example: --format pdf,svg,png",
     )
     parser.add_argument(
         "--jobs",
@@ -704,6 +714,11 @@ def _figures(argv: Sequence[str]) -> int:
             f"error: unknown figure(s) {unknown}; valid names: {', '.join(specs)}", file=sys.stderr
         )
         return 2
+    try:
+        formats = parse_formats(args.format)
+    except ValueError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
     # Everything that can make the run useless is checked before the first figure is built.
     try:
         if not args.numbers_only:
@@ -738,7 +753,7 @@ def _figures(argv: Sequence[str]) -> int:
                 continue
             paths = write_numbers(result, args.out)
             if not args.numbers_only:
-                paths.append(plot(result, args.out))
+                paths += plot_files(result, args.out, formats)
             written += 1
             progress.finish(name, seconds)
             summary = ", ".join(f"{k}={_fmt(v)}" for k, v in result.summary.items())

@@ -7,7 +7,7 @@ share one folder without touching each other's files:
 |---|---|
 | campaign (``verify --report DIR``) | ``report.json``, ``report.md``, ``report-*.png`` |
 | explore (``verify explore --report DIR``) | ``explore.json``, ``explore.md``, ``explore-*.png`` |
-| figures (``verify figures --out DIR``) | ``NAME.png``, ``NAME.json``, ``NAME.csv`` |
+| figures | ``NAME.png``, ``NAME.json``, ``NAME.csv``, ``NAME.pdf``, ``NAME.svg`` |
 | power (``verify power --report DIR``) | ``power.json``, ``power.md`` |
 | derivations (``verify derivations --out DIR``) | ``NAME.md``, ``index.md`` |
 

@@ -51,9 +51,9 @@ def test_deep_linear_figure_numbers_and_files(name: str, tmp_path: Path) -> None
 def test_depth_figure_shows_depth_helping_a_scaled_target() -> None:
     data = all_figures()["depth"].build("tiny")
     series = {s.label: s for s in data.panels[0].series if s.kind == "theory"}
-    scaled = series["alpha=2, eps=0"].y
+    scaled = series[r"$\alpha$ = 2, $\varepsilon$ = 0"].y
     assert all(b < a for a, b in itertools.pairwise(scaled))  # D5: depth helps
-    neutral = series["alpha=1, eps=0.3"].y
+    neutral = series[r"$\alpha$ = 1, $\varepsilon$ = 0.3"].y
     assert max(neutral) - min(neutral) <= 0.1 * max(neutral)  # nearly depth-neutral
 
 
@@ -188,3 +188,177 @@ def test_install_commands_are_spelled_as_the_readme_installs_extras() -> None:
     assert dask is not None and dask.extra == "dask"
     assert missing_extra(ModuleNotFoundError("x", name="distributed.sub")) is None
     assert missing_extra(ImportError("something else")) is None
+
+
+# --------------------------------------------------------------------------------------
+# The shared style (issue 13, item 3): sizes, formats, one compact legend, mathtext
+# --------------------------------------------------------------------------------------
+
+#: savefig(bbox_inches="tight") crops to the drawn content plus savefig.pad_inches (0.1 in,
+#: matplotlib's default) on each side: a PNG is at most (width + 2 * 0.1 in) * dpi wide.
+TIGHT_PAD_IN = 0.1
+
+
+def _png_size(path: Path) -> tuple[int, int]:
+    head = path.read_bytes()[:24]
+    assert head[:8] == b"\x89PNG\r\n\x1a\n" and head[12:16] == b"IHDR"
+    return int.from_bytes(head[16:20], "big"), int.from_bytes(head[20:24], "big")
+
+
+def assert_valid_files(paths: list[Path]) -> None:
+    """PNG signature, PDF header and SVG that parses as XML with an <svg> root."""
+    import xml.etree.ElementTree as ET
+
+    for path in paths:
+        data = path.read_bytes()
+        if path.suffix == ".png":
+            _png_size(path)
+        elif path.suffix == ".pdf":
+            assert data.startswith(b"%PDF-") and b"%%EOF" in data[-64:]
+        else:
+            assert path.suffix == ".svg"
+            assert ET.fromstring(data).tag.endswith("svg")
+
+
+def max_png_width(panels: int) -> float:
+    from verify.figures import style
+
+    return (style.figure_size(panels)[0] + 2 * TIGHT_PAD_IN) * style.PNG_DPI
+
+
+def _panels_per_row(fig: Any) -> int:
+    rows: dict[float, int] = {}
+    for ax in fig.axes:
+        if ax.get_visible() and ax.axison:
+            y0 = round(ax.get_position().y0, 6)
+            rows[y0] = rows.get(y0, 0) + 1
+    return max(rows.values())
+
+
+def _fake(panels: int, dashed: bool = False) -> FigureData:
+    series = [
+        Series("a", "theory", [1.0, 2.0, 3.0], [1.0, 2.0, 3.0]),
+        Series("a", "training", [1.0, 2.0, 3.0], [1.1, 1.9, 3.0], [0.1, 0.1, 0.1]),
+        Series("b", "training", [1.0, 2.0, 3.0], [2.0, 2.5, 2.9], None),
+    ]
+    if dashed:
+        series.append(Series("b [limit]", "theory", [1.0, 3.0], [3.0, 3.0], style="dashed"))
+    title = "a long title " * 12 + r"with $\|\theta_S-\theta_T\|^2$"
+    return FigureData(
+        "fake", title, [Panel(f"p{i}", "$N$", r"$\alpha$", series) for i in range(panels)], {}
+    )
+
+
+@pytest.mark.parametrize("name", ["depth", "freezing"])
+def test_every_requested_format_is_written_and_valid(name: str, tmp_path: Path) -> None:
+    from verify.figures import plot_files
+
+    data = all_figures()[name].build("tiny")
+    paths = plot_files(data, tmp_path, ("pdf", "svg", "png"))
+    assert [p.name for p in paths] == [f"{name}.png", f"{name}.pdf", f"{name}.svg"]
+    assert_valid_files(paths)
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(p.name for p in paths)
+    # One panel: one column wide.
+    assert _png_size(paths[0])[0] <= max_png_width(1)
+    assert plot(data, tmp_path) == tmp_path / f"{name}.png"  # default: the PNG only
+
+
+@pytest.mark.parametrize("panels", [1, 2, 3, 4, 5])
+def test_sizes_and_panels_per_row(panels: int, tmp_path: Path) -> None:
+    from verify.figures import draw, legends, plot_files, style
+
+    width, _ = style.figure_size(panels)
+    assert width == (style.SINGLE_COLUMN if panels == 1 else style.DOUBLE_COLUMN)
+    assert style.grid_shape(panels)[1] == min(panels, 2)
+    data = _fake(panels)
+    with style.style():
+        fig = draw(data)
+        try:
+            assert _panels_per_row(fig) <= 2
+            assert len(legends(fig)) == 1
+        finally:
+            import matplotlib.pyplot as plt
+
+            plt.close(fig)
+    png = plot_files(data, tmp_path)[0]
+    w, _ = _png_size(png)
+    assert w <= max_png_width(panels)
+    assert w >= 0.8 * width * style.PNG_DPI  # drawn at the style's size and dpi
+
+
+@pytest.mark.parametrize("dashed", [False, True])
+def test_one_compact_legend_colours_plus_style_key(dashed: bool) -> None:
+    import matplotlib.pyplot as plt
+
+    from verify.figures import draw, legends, style
+
+    data = _fake(2, dashed)
+    with style.style():
+        fig = draw(data)
+    try:
+        (legend,) = legends(fig)
+        texts = [t.get_text() for t in legend.get_texts()]
+    finally:
+        plt.close(fig)
+    # Colours: one per base label ("a", "b"), not one per (series, kind) and panel;
+    # style key: theory + training, plus the dashed series' tag.
+    assert texts == ["a", "b", "theory", "training", *(["limit"] if dashed else [])]
+
+
+def test_titles_are_wrapped_to_fit_and_keep_mathtext_whole() -> None:
+    from verify.figures import style
+
+    text = "a long title " * 12 + r"with $\|\theta_S-\theta_T\|^2$ and $N$"
+    lines = style.wrap(text, style.DOUBLE_COLUMN, style.TITLE_PT).splitlines()
+    limit = style.chars_per_line(style.DOUBLE_COLUMN, style.TITLE_PT)
+    assert len(lines) >= 2 and all(style.visible_length(line) <= limit for line in lines)
+    assert all(line.count("$") % 2 == 0 for line in lines)
+    assert " ".join(lines) == " ".join(text.split())
+
+
+def test_experiment_labels_are_mathtext_not_ascii() -> None:
+    for name in ("depth", "rescale", "freezing"):
+        data = all_figures()[name].build("tiny")
+        text = " ".join(
+            [data.title]
+            + [t for p in data.panels for t in (p.title, p.xlabel, p.ylabel)]
+            + [s.label for p in data.panels for s in p.series]
+        )
+        assert "$" in text
+        ascii_math = r"(?<!\\)theta_|\|theta|(?<!\\)\bkappa\b|alpha=|\beps\b|(?<!\\)\binf\b"
+        assert not re.search(ascii_math, text), name
+
+
+def test_a_failed_vector_format_keeps_its_previous_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from matplotlib.figure import Figure
+
+    from verify.figures import plot_files
+
+    (tmp_path / "fake-a.pdf").write_bytes(b"previous")
+    real = Figure.savefig
+
+    def no_pdf(self: Any, fname: Any, **kwargs: Any) -> None:
+        if kwargs.get("format") == "pdf":
+            Path(fname).write_bytes(b"%PDF half")
+            raise OSError(28, "No space left on device")
+        real(self, fname, **kwargs)
+
+    monkeypatch.setattr(Figure, "savefig", no_pdf)
+    with pytest.raises(OSError, match="No space"):
+        plot_files(_tiny_figure("fake-a"), tmp_path, ("png", "pdf"))
+    assert (tmp_path / "fake-a.pdf").read_bytes() == b"previous"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["fake-a.pdf", "fake-a.png"]
+
+
+def test_figures_cli_format(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    argv = ["figures", "rescale", "--size", "tiny", "--jobs", "1", "--no-progress"]
+    assert cli.main([*argv, "--format", "bogus", "--out", str(tmp_path)]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "--format" in err[0] and "png, pdf, svg" in err[0]
+    assert list(tmp_path.iterdir()) == []  # nothing built
+    assert cli.main([*argv, "--format", "svg,pdf", "--out", str(tmp_path)]) == 0
+    names = sorted(p.name for p in tmp_path.iterdir())
+    assert names == [f"rescale.{ext}" for ext in ("csv", "json", "pdf", "png", "svg")]
+    assert_valid_files([tmp_path / n for n in names if n.endswith(("png", "pdf", "svg"))])

@@ -114,3 +114,17 @@ def test_missing_scikit_learn_is_a_clear_error(name: str, monkeypatch: pytest.Mo
     monkeypatch.setattr(builtins, "__import__", fake)
     with pytest.raises(ImportError, match=r'pip install "\.\[data\]"'):
         all_figures()[name].build("tiny")
+
+
+def test_realistic_panel_titles_name_what_each_panel_shows() -> None:
+    """Issue 13: both scatter panels were titled "source digit -> target 8". Both show the
+    same nine source digits (one point each) against a different predictor: the titles must
+    differ and name the predictor, the sources and the target."""
+    data = all_figures()["realistic"].build("tiny")
+    titles = [p.title for p in data.panels]
+    assert len(set(titles)) == len(titles)
+    plain, l4 = titles[0], titles[1]
+    assert plain.startswith("plain distance") and l4.startswith("L4 prediction")
+    sources = data.setting["sources"]
+    assert all(f"{len(sources)} source digits" in t and "target 8" in t for t in (plain, l4))
+    assert "->" not in plain and r"\|\theta_S-\theta_T\|^2" in data.panels[0].xlabel

@@ -140,3 +140,32 @@ def test_k_claim_setting_round_trips_through_reproduce(capsys: pytest.CaptureFix
     assert claim.setting_from_json(text) == setting
     assert cli.main(["reproduce", claim.name, "--setting", text]) == 0
     assert capsys.readouterr().out.startswith("PASS  K3-distance-travelled")
+
+
+def test_width_figure_is_readable_at_double_column(width_data: FigureData, tmp_path: Path) -> None:
+    """Issue 13: the four-panel width figure was 3590 px wide (four panels in a row). Now two
+    panels per row, at most 7 in (+ the tight bounding box's 0.1 in pad per side) at the
+    style's dpi, and one legend: a colour per base label plus the theory/training key."""
+    import matplotlib.pyplot as plt
+
+    from verify.figures import draw, legends, plot_files, style
+
+    paths = plot_files(width_data, tmp_path, ("png", "svg"))
+    head = paths[0].read_bytes()[:24]
+    assert head[:8] == b"\x89PNG\r\n\x1a\n"
+    width_px = int.from_bytes(head[16:20], "big")
+    assert width_px <= (style.DOUBLE_COLUMN + 2 * 0.1) * style.PNG_DPI
+    with style.style():
+        fig = draw(width_data)
+    try:
+        rows: dict[float, int] = {}
+        for ax in fig.axes:
+            if ax.get_visible() and ax.axison:
+                y0 = round(ax.get_position().y0, 6)
+                rows[y0] = rows.get(y0, 0) + 1
+        assert len(rows) == 2 and max(rows.values()) == 2
+        (legend,) = legends(fig)
+        bases = {s.label.split(" [")[0] for p in width_data.panels for s in p.series}
+        assert len(legend.get_texts()) == len(bases) + 2
+    finally:
+        plt.close(fig)

@@ -20,7 +20,7 @@ import importlib
 import io
 import json
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -217,53 +217,116 @@ def write_numbers(data: FigureData, out: Path) -> list[Path]:
     return [js, cs]
 
 
-def plot(data: FigureData, out: Path) -> Path:
-    """Draw every panel: theory as lines, training as markers with error bars."""
+def parse_formats(text: str) -> tuple[str, ...]:
+    """``"pdf,svg"`` -> ``("png", "pdf", "svg")``: the file formats to write (PNG always
+    first). Raises ValueError naming the unknown format and the valid ones."""
+    from verify.figures.style import FORMATS
+
+    asked = [f.strip().lower() for f in text.split(",") if f.strip()]
+    bad = [f for f in asked if f not in FORMATS]
+    if bad or not asked:
+        raise ValueError(
+            f"--format {text!r}: give a comma list of {', '.join(FORMATS)} "
+            f"(unknown: {', '.join(bad) or 'empty'})"
+        )
+    return tuple(dict.fromkeys(["png", *asked]))
+
+
+def draw(data: FigureData) -> Any:
+    """The matplotlib Figure of ``data`` in the shared style (:mod:`verify.figures.style`):
+    panels two per row, theory as lines, training as markers with error bars, one colour
+    per base label across the figure, one compact legend below. Call inside
+    :func:`verify.figures.style.style` to keep the style when saving."""
     plt = require_matplotlib()
     from matplotlib.ticker import NullFormatter, ScalarFormatter
 
+    from verify.figures import style as st
+
     k = len(data.panels)
-    fig, axes = plt.subplots(1, k, figsize=(7.5 * k, 4.6), squeeze=False)
-    dashes = {"solid": "-", "dashed": "--", "dotted": ":"}
-    for ax, panel in zip(axes[0], data.panels, strict=True):
-        cycle = iter(plt.rcParams["axes.prop_cycle"].by_key()["color"] * 4)
-        colors: dict[str, str] = {}
+    rows, cols = st.grid_shape(k)
+    width, height = st.figure_size(k)
+    fig, axes = plt.subplots(rows, cols, figsize=(width, height), squeeze=False)
+    flat = list(axes.flat)
+    for ax in flat[k:]:
+        ax.set_visible(False)
+    keys = [st.SeriesKey(s.label, s.kind, s.style) for p in data.panels for s in p.series]
+    colour = st.colours(keys)
+    panel_width = width / cols
+    for ax, panel in zip(flat, data.panels, strict=False):
         for s in panel.series:
-            base = s.label.split(" [")[0]
-            color = colors.setdefault(base, next(cycle))
+            c = colour[st.base_label(s.label)]
             if s.kind == "theory":
-                ax.plot(s.x, s.y, dashes[s.style], color=color, label=f"{s.label} (theory)")
+                ax.plot(s.x, s.y, st.LINESTYLES[s.style], color=c, zorder=2)
             else:
-                ax.errorbar(
-                    s.x,
-                    s.y,
-                    yerr=s.yerr,
-                    fmt="o",
-                    ms=4,
-                    capsize=2,
-                    color=color,
-                    label=f"{s.label} (training)",
-                )
-        ax.set_title(panel.title, fontsize=10)
-        ax.set_xlabel(panel.xlabel)
-        ax.set_ylabel(panel.ylabel)
+                ax.errorbar(s.x, s.y, yerr=s.yerr, fmt="o", color=c, elinewidth=0.8, zorder=3)
+        axes_width = panel_width - st.YAXIS_WIDTH
+        ax.set_title(st.wrap(panel.title, axes_width, st.PANEL_TITLE_PT))
+        ax.set_xlabel(st.wrap(panel.xlabel, axes_width, st.LABEL_PT))
+        ax.set_ylabel(st.wrap(panel.ylabel, height / rows * 0.9, st.LABEL_PT))
         ax.set_xscale(panel.xscale)
         ax.set_yscale(panel.yscale)
         if panel.xscale == "log":
             ticks = sorted({x for s in panel.series if s.kind == "training" for x in s.x})
-            if 0 < len(ticks) <= 12:
+            if 0 < len(ticks) <= 6:
                 ax.set_xticks(ticks)
-            ax.xaxis.set_major_formatter(ScalarFormatter())
-            ax.xaxis.set_minor_formatter(NullFormatter())
-        ax.grid(alpha=0.3)
-        ax.legend(fontsize=7, loc="center left", bbox_to_anchor=(1.02, 0.5), frameon=False)
-    fig.suptitle(data.title, fontsize=11)
-    fig.tight_layout()
+                ax.xaxis.set_major_formatter(ScalarFormatter())
+                ax.xaxis.set_minor_formatter(NullFormatter())
+    entries = st.legend_entries(keys)
+    fig.suptitle(st.wrap(data.title, width * 0.95, st.TITLE_PT))
+    fig.tight_layout(h_pad=0.6, w_pad=1.0)
+    common = {"frameon": False, "handlelength": 1.8, "columnspacing": 1.2}
+    if k < len(flat):  # an odd number of panels: the legend fills the empty slot
+        slot = flat[k]
+        slot.set_visible(True)
+        slot.axis("off")
+        slot.legend(
+            handles=st.legend_handles(entries),
+            loc="center",
+            ncol=st.legend_columns(entries, panel_width),
+            **common,
+        )
+    else:  # one figure legend below the panels
+        fig.legend(
+            handles=st.legend_handles(entries),
+            loc="upper center",
+            bbox_to_anchor=(0.5, 0.0),
+            ncol=st.legend_columns(entries, width),
+            **common,
+        )
+    return fig
+
+
+def legends(fig: Any) -> list[Any]:
+    """Every legend of a Figure drawn by :func:`draw` (figure legends and axes legends)."""
+    found = list(fig.legends)
+    found += [leg for ax in fig.axes if (leg := ax.get_legend()) is not None]
+    return found
+
+
+def plot_files(data: FigureData, out: Path, formats: Sequence[str] = ("png",)) -> list[Path]:
+    """Draw ``data`` (:func:`draw`) and write ``NAME.png`` plus ``NAME.<f>`` for each vector
+    format ``f`` in ``formats`` (``pdf``, ``svg``), each atomically; the paths, PNG first."""
+    plt = require_matplotlib()
+    from verify.figures import style as st
+
+    wanted = parse_formats(",".join(formats))
     out.mkdir(parents=True, exist_ok=True)
-    path = out / f"{data.name}.png"
-    try:
-        with atomic_path(path) as tmp:
-            fig.savefig(tmp, dpi=120, bbox_inches="tight", format="png")
-    finally:
-        plt.close(fig)
-    return path
+    paths: list[Path] = []
+    with st.style():
+        fig = draw(data)
+        try:
+            for fmt in wanted:
+                path = out / f"{data.name}.{fmt}"
+                with atomic_path(path) as tmp:
+                    fig.savefig(tmp, dpi=st.PNG_DPI, bbox_inches="tight", format=fmt)
+                paths.append(path)
+        finally:
+            plt.close(fig)
+    return paths
+
+
+def plot(data: FigureData, out: Path, formats: Sequence[str] = ("png",)) -> Path:
+    """Draw every panel in the shared style (theory as lines, training as markers with
+    error bars) and write ``NAME.png`` plus each requested vector format
+    (:func:`plot_files`); returns the PNG's path."""
+    return plot_files(data, out, formats)[0]

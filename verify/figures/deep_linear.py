@@ -73,7 +73,7 @@ def depth_figure(size: Size) -> FigureData:
     series: list[Series] = []
     worst_gap = 0.0
     for alpha, eps in TEACHERS:
-        label = f"alpha={alpha:g}, eps={eps:g}"
+        label = f"$\\alpha$ = {alpha:g}, $\\varepsilon$ = {eps:g}"
         theory, train, train_se, inf_risk, cos_pred = [], [], [], [], []
         for depth in sc.depths:
             th, tr = [], []
@@ -96,14 +96,14 @@ def depth_figure(size: Size) -> FigureData:
             Series(label, "theory", xs, theory),
             Series(label, "training", xs, train, train_se),
             Series(
-                f"{label} [N = inf]",
+                f"{label} [$N = \\infty$]",
                 "theory",
                 [xs[0], xs[-1]],
                 [mean_and_stderr(inf_risk)[0]] * 2,
                 style="dashed",
             ),
             Series(
-                f"{label} [alignment predictor]",
+                f"{label} [D4 alignment predictor]",
                 "theory",
                 [xs[0], xs[-1]],
                 [mean_and_stderr(cos_pred)[0]] * 2,
@@ -111,9 +111,9 @@ def depth_figure(size: Size) -> FigureData:
             ),
         ]
     panel = Panel(
-        f"d = {sc.d}, n = {n}, isotropic inputs; mean (bar: 1 s.e.) over {sc.seeds} design(s)",
-        "depth N (number of layers)",
-        "excess risk R(w)",
+        f"$d$ = {sc.d}, $n$ = {n}, isotropic inputs; mean (bar: 1 s.e.) over {sc.seeds} design(s)",
+        "depth $N$ (number of layers)",
+        "excess risk $R(w)$",
         series,
     )
     return FigureData(
@@ -162,13 +162,13 @@ def rescale_figure(size: Size) -> FigureData:
             m, se = mean_and_stderr(tr)
             train.append(m)
             train_se.append(se)
-        label = f"rescale {which}"
+        label = "rescale $\\theta_S$" if which == "theta_S" else "rescale $\\theta_T$"
         gx = [float(k) for k in grid]
         series += [
-            Series(f"{label}, N = 7", "theory", gx, [closed(k, depth) for k in gx]),
-            Series(f"{label}, N = 7", "training", [float(k) for k in sc.factors], train, train_se),
+            Series(label, "theory", gx, [closed(k, depth) for k in gx]),
+            Series(label, "training", [float(k) for k in sc.factors], train, train_se),
             Series(
-                f"{label} [N = 1, linear regression]",
+                f"{label} [$N = 1$ (linear regression)]",
                 "theory",
                 gx,
                 [closed(k, 1) for k in gx],
@@ -176,9 +176,10 @@ def rescale_figure(size: Size) -> FigureData:
             ),
         ]
     panel = Panel(
-        f"N = 7, theta_T = theta_S + 0.3 zeta, d = {sc.d}, n = {n}",
-        "rescaling factor kappa",
-        "excess risk R(w)",
+        f"$N = 7$ (theory lines, training points), $\\theta_T = \\theta_S + 0.3\\zeta$, "
+        f"$d$ = {sc.d}, $n$ = {n}",
+        "rescaling factor $\\kappa$",
+        "excess risk $R(w)$",
         series,
         xscale="log",
         yscale="log",
@@ -253,15 +254,16 @@ def freezing_figure(size: Size) -> FigureData:
     xs = [float(n) for n in ns]
     floor_mean = float(np.mean(floors))
     panel = Panel(
-        f"N = {depth}, d = {d}, theta_T = theta_S + 0.8 zeta, noiseless; mean over {seeds} draws",
-        "target samples n",
-        "excess risk R(w)",
+        f"$N$ = {depth}, $d$ = {d}, $\\theta_T = \\theta_S + 0.8\\zeta$, noiseless; "
+        f"mean over {seeds} draws",
+        "target samples $n$",
+        "excess risk $R(w)$",
         [
             Series("all layers fine-tuned", "theory", xs, theory_full),
             Series("all layers fine-tuned", "training", xs, full_t, full_se),
             Series("first layer frozen", "training", xs, frozen_t, frozen_se),
             Series(
-                "first layer frozen [floor, any n]",
+                "first layer frozen [D6 floor, any $n$]",
                 "theory",
                 [xs[0], xs[-1]],
                 [floor_mean] * 2,

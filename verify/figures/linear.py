@@ -163,9 +163,9 @@ def similarity_figure(size: Size) -> FigureData:
 
     panels = []
     for key, xlabel, theory_label, line in (
-        ("plain", "plain distance |theta_S - theta_T|^2", "isotropic L3 prediction", iso_line),
-        ("l4", "covariance-aware L4 prediction (bias + variance)", "y = x", identity),
-        ("finite", "finite-n risk over the same designs (L2 averaged)", "y = x", identity),
+        ("plain", r"plain distance $\|\theta_S-\theta_T\|^2$", "isotropic L3 prediction", iso_line),
+        ("l4", "covariance-aware L4 prediction (bias + variance)", "$y = x$", identity),
+        ("finite", "finite-$n$ risk over the same designs (L2 averaged)", "$y = x$", identity),
     ):
         series = []
         for spec in plan.spectra:
@@ -185,12 +185,17 @@ def similarity_figure(size: Size) -> FigureData:
         series.append(Series(theory_label, "theory", grid, [float(line(x)) for x in grid]))
         r_p = summary[f"pearson_{key}"]
         panels.append(
-            Panel(f"Pearson r = {r_p:.3f}", xlabel, "trained excess risk (GD from theta_S)", series)
+            Panel(
+                f"Pearson $r$ = {r_p:.3f}",
+                xlabel,
+                r"trained excess risk (GD from $\theta_S$)",
+                series,
+            )
         )
     return FigureData(
         "similarity",
-        f"Which similarity predicts fine-tuning? d = {plan.d}, n = {plan.n}, sigma = {SIGMA}, "
-        f"{len(rows)} triples x {plan.designs} designs",
+        f"Which similarity predicts fine-tuning? $d$ = {plan.d}, $n$ = {plan.n}, "
+        f"$\\sigma$ = {SIGMA}, {len(rows)} triples $\\times$ {plan.designs} designs",
         panels,
         {
             "d": plan.d,
@@ -233,10 +238,10 @@ def sample_complexity_figure(size: Size) -> FigureData:
     rng = np.random.default_rng(7)
     theta_t = 1.5 * nd.random_unit_vector(d, rng)
     cases = {
-        "fine-tune, Delta on top eigen-directions": theta_t + delta_coordinates("top", d, rng),
-        "fine-tune, Delta on bottom eigen-directions": theta_t
+        r"fine-tune, $\Delta$ on top eigen-directions": theta_t + delta_coordinates("top", d, rng),
+        r"fine-tune, $\Delta$ on bottom eigen-directions": theta_t
         + delta_coordinates("bottom", d, rng),
-        "from scratch (theta_S = 0)": np.zeros(d),
+        r"from scratch ($\theta_S = 0$)": np.zeros(d),
     }
     grid_n = list(range(2, d - 1))
     curves: list[Series] = []
@@ -272,12 +277,16 @@ def sample_complexity_figure(size: Size) -> FigureData:
             )
     return FigureData(
         "sample-complexity",
-        f"Sample complexity on a spiked spectrum (d = {d}, condition 10, noiseless): "
+        f"Sample complexity on a spiked spectrum ($d$ = {d}, condition 10, noiseless): "
         "fine-tuning vs training from scratch",
         [
-            Panel("learning curves", "target samples n", "excess risk", curves, yscale="log"),
+            Panel("learning curves", "target samples $n$", "excess risk", curves, yscale="log"),
             Panel(
-                "samples needed for risk eps", "target excess risk eps", "n(eps)", nes, xscale="log"
+                r"samples needed for risk $\varepsilon$",
+                r"target excess risk $\varepsilon$",
+                r"$n(\varepsilon)$",
+                nes,
+                xscale="log",
             ),
         ],
         {"d": d, "designs": designs, "ns": ns, "theta_t_norm": 1.5, "delta_norm": 1.0},
@@ -356,18 +365,30 @@ def realistic_figure(size: Size) -> FigureData:
     worst = int(max(rows, key=lambda r: r["trained"])["source"])
     scatter = []
     for key, xlabel in (
-        ("plain", "plain distance |theta_S - theta_T|^2"),
+        ("plain", r"plain distance $\|\theta_S-\theta_T\|^2$"),
         ("l4", "L4 prediction from the empirical covariance"),
     ):
+        # Both panels show the same nine source digits (one point each) against a different
+        # predictor: the title names the predictor, the sources and the target.
         xs = [r[key] for r in rows]
         scatter.append(
             Panel(
-                f"source digit -> target {target}: Pearson r = {summary['pearson_' + key]:.3f}",
+                f"{'plain distance' if key == 'plain' else 'L4 prediction'}: "
+                f"{len(rows)} source digits $\\to$ target {target}, "
+                f"Pearson $r$ = {summary['pearson_' + key]:.3f}",
                 xlabel,
-                "held-out excess risk (trained from theta_S)",
-                [Series("one source digit each", "training", xs, trained, [r["se"] for r in rows])]
+                r"held-out excess risk (trained from $\theta_S$)",
+                [
+                    Series(
+                        "source digits (one point each)",
+                        "training",
+                        xs,
+                        trained,
+                        [r["se"] for r in rows],
+                    )
+                ]
                 + (
-                    [Series("y = x", "theory", [min(xs), max(xs)], [min(xs), max(xs)])]
+                    [Series("$y = x$", "theory", [min(xs), max(xs)], [min(xs), max(xs)])]
                     if key == "l4"
                     else []
                 ),
@@ -375,8 +396,8 @@ def realistic_figure(size: Size) -> FigureData:
         )
     curves = []
     for label, theta_s in (
-        (f"source digit {best} [most related]", tasks.teachers[best]),
-        (f"source digit {worst} [least related]", tasks.teachers[worst]),
+        (f"source digit {best} (most related)", tasks.teachers[best]),
+        (f"source digit {worst} (least related)", tasks.teachers[worst]),
         ("from scratch", np.zeros(d)),
     ):
         grid = list(range(4, d - 1))
@@ -399,7 +420,7 @@ def realistic_figure(size: Size) -> FigureData:
     scatter.append(
         Panel(
             "learning curves (theory: L4 with the empirical covariance)",
-            "target samples n",
+            "target samples $n$",
             "held-out excess risk",
             curves,
             yscale="log",
@@ -407,9 +428,9 @@ def realistic_figure(size: Size) -> FigureData:
     )
     return FigureData(
         "realistic",
-        f"Digits (d = {d} standardised pixels, {N} images): "
+        f"Digits ($d$ = {d} standardised pixels, {N} images): "
         f"fine-tuning to 'is it an {target}' "
-        f"from other digits' teachers, n = {n}, {reps} random subsets",
+        f"from other digits' teachers, $n$ = {n}, {reps} random subsets",
         scatter,
         {
             "target_digit": target,

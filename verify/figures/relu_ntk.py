@@ -112,11 +112,16 @@ def width_figure(size: Size) -> FigureData:
     lo, hi = min(scatter_x), max(scatter_x)
     panels = [
         Panel(
-            "K1: empirical NTK vs H^inf (RMS over entries)",
-            "width m",
-            "RMS |K_m - H^inf|",
+            r"K1: empirical NTK vs $H^\infty$ (RMS over entries)",
+            "width $m$",
+            r"RMS $|K_m - H^\infty|$",
             [
-                Series("predicted sqrt(mean u^2 P(1-P) / (m/2))", "theory", widths, predicted),
+                Series(
+                    r"predicted $\sqrt{\overline{u^2 P(1-P)}\,/\,(m/2)}$",
+                    "theory",
+                    widths,
+                    predicted,
+                ),
                 Series("random init", "training", widths, ntk_rms, ntk_se),
             ],
             xscale="log",
@@ -124,28 +129,28 @@ def width_figure(size: Size) -> FigureData:
         ),
         Panel(
             "K3: network vs kernel predictor (held-out points)",
-            "width m",
+            "width $m$",
             "RMS gap / RMS fine-tuning update",
             [
-                Series("slope -1/2 guide (O(1/sqrt m))", "theory", widths, guide),
+                Series(r"slope $-1/2$ guide, $O(1/\sqrt{m})$", "theory", widths, guide),
                 Series("GD fine-tuned network", "training", widths, gap_mean, gap_se),
             ],
             xscale="log",
             yscale="log",
         ),
         Panel(
-            f"K3: predictions at m = {plan.widths[-1]}",
-            "kernel predictor f_S + k(x,X) H^-1 (y - f_S(X))",
-            "fine-tuned network f(x)",
+            f"K3: predictions at $m$ = {plan.widths[-1]}",
+            r"kernel predictor $f_S + k(x,X)\,H^{-1}(y - f_S(X))$",
+            "fine-tuned network $f(x)$",
             [
-                Series("y = x", "theory", [lo, hi], [lo, hi]),
+                Series("$y = x$", "theory", [lo, hi], [lo, hi]),
                 Series("held-out points", "training", scatter_x, scatter_y),
             ],
         ),
         Panel(
             "K3: distance travelled",
-            "width m",
-            "|W_FT - W_S|_F / sqrt(r' H^-1 r)",
+            "width $m$",
+            r"$\|W_{FT} - W_S\|_F\,/\,\sqrt{r^\top H^{-1} r}$",
             [
                 Series("NTK limit", "theory", widths, [1.0] * len(widths)),
                 Series("GD fine-tuned network", "training", widths, dist_mean, dist_se),
@@ -212,14 +217,14 @@ def source_distance_figure(size: Size) -> FigureData:
     panels = [
         Panel(
             "K3: target risk after fine-tuning",
-            "|theta_T - theta_S|",
-            "E_x (f(x) - theta_T x)^2",
+            r"$\|\theta_T - \theta_S\|$",
+            r"$E_x\,(f(x) - \theta_T^\top x)^2$",
             [
                 Series(
                     "NTK-limit predictor from the same source", "theory", s, list(sweep.kernel_risk)
                 ),
                 Series(
-                    f"GD fine-tuned network (m = {plan.width})",
+                    f"GD fine-tuned network ($m$ = {plan.width})",
                     "training",
                     s,
                     list(sweep.risk),
@@ -230,14 +235,17 @@ def source_distance_figure(size: Size) -> FigureData:
             yscale="log",
         ),
         Panel(
-            "K2/K3: generalisation term sqrt(2 r' H^-1 r / n)",
-            "|theta_T - theta_S|",
+            r"K2/K3: generalisation term $\sqrt{2 r^\top H^{-1} r / n}$",
+            r"$\|\theta_T - \theta_S\|$",
             "term",
             [
                 Series(
-                    "bound 2 sqrt(2) |theta_T - theta_S| / sqrt(n)", "theory", s, list(sweep.bound)
+                    r"bound $2\sqrt{2}\,\|\theta_T - \theta_S\| / \sqrt{n}$",
+                    "theory",
+                    s,
+                    list(sweep.bound),
                 ),
-                Series("exact source (u_S = X theta_S)", "theory", s, exact),
+                Series(r"exact source ($u_S = X\theta_S$)", "theory", s, exact),
                 Series("trained source network", "training", s, list(sweep.term)),
             ],
             xscale="log",

@@ -163,7 +163,7 @@ def test_relu_records_hold_python_scalars_and_float64_arrays() -> None:
 
 
 def test_digit_tasks_hold_float64_arrays() -> None:
-    pytest.importorskip("sklearn")
+    # scikit-learn (the digits) is in the test extra: no skip, a missing extra fails here.
     from numeric.realdata import load_digit_tasks
 
     _assert_types(load_digit_tasks(5))

@@ -86,6 +86,30 @@ def test_source_distance_figure_numbers(source_data: FigureData, tmp_path: Path)
     assert plot(source_data, tmp_path).exists()
 
 
+#: Rounding of the three G's (one H^∞ Gram of X, solved by symbolic's quadratic form): each
+#: ≈ κ(H^∞)·n·eps relative, κ ≈ 13 and n = 10 at tiny: ≈ 3e-14; ×30 headroom.
+TRIANGLE_RTOL = 1e-12
+
+
+def test_source_distance_draws_the_full_bound(source_data: FigureData) -> None:
+    """Issue 13: a trained point lay above the drawn B (1.46× at s = 0.125, quick) because
+    the source misfit term was not drawn. The full bound B + G(Xθ_S − u_S) is drawn, every
+    trained point lies below it, and the y-axis says what the quantity is."""
+    (panel,) = [p for p in source_data.panels if p.title.startswith("K2/K3")]
+    assert "$" in panel.ylabel and "H^\\infty" in panel.ylabel and panel.ylabel != "term"
+    full = _series(source_data, "K2/K3", "full bound")
+    bound = _series(source_data, "K2/K3", "bound")
+    term = _series(source_data, "K2/K3", "trained source")
+    misfit = source_data.summary["misfit_term"]
+    # The drawn full bound contains every term: B plus the source misfit term.
+    for f, b, m in zip(full.y, bound.y, misfit, strict=True):
+        assert m > 0.0 and f == pytest.approx(b + m, rel=1e-15)
+    # Every trained point is below the full bound drawn next to it (triangle inequality).
+    for g, f in zip(term.y, full.y, strict=True):
+        assert g <= f * (1 + TRIANGLE_RTOL)
+    assert all(r <= 1 + TRIANGLE_RTOL for r in source_data.summary["term_over_full_bound"])
+
+
 def test_figures_are_listed(capsys: pytest.CaptureFixture[str]) -> None:
     assert cli.main(["figures", "--list"]) == 0
     listed = capsys.readouterr().out

@@ -4,7 +4,8 @@ freezing: D6 bounds each draw, so the plotted per-draw ratio risk / floor is >= 
 frozen draw, and the floors are those of the stated seeding (the same draws for every n).
 depth: the dashed N = ∞ line is the N → ∞ limit of the plotted theory line (the same closed
 form on the same designs, averaged the same way), and the panel title states truthfully how
-far the α = 1, ε = 0.3 curve gets towards it.
+far the α = 1, ε = 0.3 curve gets towards it; aligned and unaligned teachers are drawn in
+separate panels (the aligned limit 0 on a linear axis) and the figure states its setting.
 """
 
 from __future__ import annotations
@@ -46,7 +47,7 @@ def _build(name: str) -> FigureData:
 
 
 def _series(data: FigureData, label: str, kind: str) -> list[Series]:
-    found = [s for s in data.panels[0].series if s.label == label and s.kind == kind]
+    found = [s for p in data.panels for s in p.series if s.label == label and s.kind == kind]
     assert found, f"no {kind} series {label!r}"
     return found
 
@@ -124,7 +125,23 @@ def test_depth_title_states_the_unaligned_alpha_one_curve_truthfully() -> None:
     assert all(b > a for a, b in zip(curve.y, curve.y[1:], strict=False))
     assert dashed.y[0] > curve.y[-1]
     frac = (curve.y[0] - curve.y[-1]) / (curve.y[0] - dashed.y[0])
-    m = re.search(r"(\d+)% of the way to its limit by \$N\$ = (\d+)", data.panels[0].title)
-    assert m, data.panels[0].title
+    (title,) = [p.title for p in data.panels if "of the way" in p.title]
+    m = re.search(r"(\d+)% of the way to its limit by \$N = (\d+)\$", title)
+    assert m, title
     assert int(m.group(1)) == round(100 * frac)
     assert int(m.group(2)) == fdl.SCALES["tiny"].depths[-1]
+
+
+def test_depth_panels_separate_aligned_from_unaligned_teachers_and_state_the_setting() -> None:
+    data = _build("depth")
+    sc = fdl.SCALES["tiny"]
+    teachers = [{s.label for s in p.series if s.kind == "training"} for p in data.panels]
+    assert teachers == [
+        {"$\\alpha$ = 2, $\\varepsilon$ = 0", "$\\alpha$ = 0.5, $\\varepsilon$ = 0"},
+        {"$\\alpha$ = 2, $\\varepsilon$ = 0.3", "$\\alpha$ = 1, $\\varepsilon$ = 0.3"},
+    ]
+    assert [p.yscale for p in data.panels] == ["linear", "log"]
+    for part in (f"$d$ = {sc.d}", f"hidden width {sc.width}", f"{sc.seeds} design(s)"):
+        assert part in data.title
+    assert data.setting["hidden_width"] == sc.width
+    assert data.setting["designs"] == list(range(sc.seeds))

@@ -232,13 +232,34 @@ def parse_formats(text: str) -> tuple[str, ...]:
     return tuple(dict.fromkeys(["png", *asked]))
 
 
+#: A log x axis is labelled at the trained x values themselves when there are at most this
+#: many (depths 1, 2, 3, 5, 7, 10, 20), else at matplotlib's decades.
+MAX_LABELLED_TICKS = 8
+
+
+def _short_log_axis(ax: Any, values: Sequence[float]) -> None:
+    """A log axis spanning less than a decade gets major ticks at 1, 2, ..., 9 times the
+    powers of ten labelled as plain numbers (``0.7``, ``0.8``, ...; at most ~9 of them),
+    instead of matplotlib's crowded minor labels (``9×10⁻¹``, ``8×10⁻¹``, ...)."""
+    import math
+
+    from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
+
+    positive = [v for v in values if v > 0 and math.isfinite(v)]
+    if not positive or max(positive) >= 10 * min(positive):
+        return
+    ax.yaxis.set_major_locator(LogLocator(base=10, subs=tuple(range(1, 10))))
+    ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
+    ax.yaxis.set_minor_formatter(NullFormatter())
+
+
 def draw(data: FigureData) -> Any:
     """The matplotlib Figure of ``data`` in the shared style (:mod:`verify.figures.style`):
     panels two per row, theory as lines, training as markers with error bars, one colour
     per base label across the figure, one compact legend below. Call inside
     :func:`verify.figures.style.style` to keep the style when saving."""
     plt = require_matplotlib()
-    from matplotlib.ticker import NullFormatter, ScalarFormatter
+    from matplotlib.ticker import FuncFormatter, NullFormatter
 
     from verify.figures import style as st
 
@@ -267,10 +288,12 @@ def draw(data: FigureData) -> Any:
         ax.set_yscale(panel.yscale)
         if panel.xscale == "log":
             ticks = sorted({x for s in panel.series if s.kind == "training" for x in s.x})
-            if 0 < len(ticks) <= 6:
+            if 0 < len(ticks) <= MAX_LABELLED_TICKS:
                 ax.set_xticks(ticks)
-                ax.xaxis.set_major_formatter(ScalarFormatter())
+                ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
                 ax.xaxis.set_minor_formatter(NullFormatter())
+        if panel.yscale == "log":
+            _short_log_axis(ax, [v for s in panel.series for v in s.y])
     entries = st.legend_entries(keys)
     fig.suptitle(st.wrap(data.title, width * 0.95, st.TITLE_PT))
     fig.tight_layout(h_pad=0.6, w_pad=1.0)

@@ -6,9 +6,13 @@
 (b) ``rescale``: a 7-layer network, the risk when θ_S or θ_T is multiplied by a factor κ
     (and, for reference, linear regression N = 1).
 
-Training = RK4 gradient flow on every layer from balanced weights (numeric.deep_linear);
-theory = symbolic.deep_linear.finetuned_risk on the same designs. Points average over seeds
-(error bars: one standard error over seeds).
+Training = gradient flow on every layer from balanced weights of the stated hidden width
+(numeric.deep_linear.fine_tune's default adaptive flow: it integrates the balanced chain on
+its invariant set, the embedded width-one chain, which the claim D3-invariant-set checks
+against the plain full-matrix flow); theory = symbolic.deep_linear.finetuned_risk on the same
+designs. Points average over designs (error bars: one standard error over designs). Design k
+is ``numpy.random.default_rng(k)``: θ_S, θ_T, then the n × d inputs, in that order; the
+pretrained layers are ``balanced_weights(θ_S, widths, k)``.
 """
 
 from __future__ import annotations
@@ -33,29 +37,45 @@ class _Scale:
     width: int
 
 
-#: Flow settings for figures: the default RK4 step (h·λ̂ = 0.5; twice that makes the risks
-#: ~20x less accurate, ~2e-5) stopped at a relative gradient of 1e-8 rather than 1e-10.
+#: Flow settings of the freezing figure (frozen layers leave the invariant rank-one set's
+#: fast path): the default RK4 step (h·λ̂ = 0.5; twice that makes the risks ~20x less
+#: accurate, ~2e-5) stopped at a relative gradient of 1e-8 rather than 1e-10.
 FIGURE_CFL = 0.5
 FIGURE_RTOL = 1e-8
+#: Target accuracy ‖w − w_flow(∞)‖/‖w‖ of the adaptive flow in the depth and rescale
+#: figures (fine_tune's default): far below anything a figure can show.
+FIGURE_TOL = 1e-10
 
+#: The paper's depths (Figure 2a) at every size but tiny; ``full`` is the paper's d = 1000,
+#: n = d/10 with 10 designs per point.
+PAPER_DEPTHS = (1, 2, 3, 5, 7, 10, 20)
 SCALES: dict[str, _Scale] = {
     "tiny": _Scale(20, (1, 2, 4), 1, (0.5, 1.0, 2.0), 3),
-    "quick": _Scale(60, (1, 2, 4, 6, 8), 2, (0.25, 0.5, 1.0, 2.0, 4.0), 4),
-    "full": _Scale(
-        200, (1, 2, 3, 4, 5, 6, 7, 8, 9, 10), 10, (0.125, 0.25, 0.5, 1.0, 2.0, 4.0, 8.0), 20
-    ),
+    "quick": _Scale(200, PAPER_DEPTHS, 3, (0.25, 0.5, 1.0, 2.0, 4.0), 10),
+    "full": _Scale(1000, PAPER_DEPTHS, 10, (0.125, 0.25, 0.5, 1.0, 2.0, 4.0, 8.0), 50),
 }
-TEACHERS: tuple[tuple[float, float], ...] = ((2.0, 0.0), (2.0, 0.3), (0.5, 0.0), (1.0, 0.3))
+#: Points on the rescale figure's theory lines (log-spaced over the trained factors).
+RESCALE_GRID = 25
+#: The depth figure's teachers θ_T = αθ_S + εζ as (α, ε), by panel: aligned (ε = 0, the
+#: N → ∞ limit is 0) and not aligned (ε = 0.3).
+TEACHER_PANELS: tuple[tuple[str, tuple[tuple[float, float], ...]], ...] = (
+    ("aligned, $\\theta_T = \\alpha\\theta_S$: depth helps, limit 0", ((2.0, 0.0), (0.5, 0.0))),
+    ("not aligned, $\\theta_T = \\alpha\\theta_S + 0.3\\zeta$", ((2.0, 0.3), (1.0, 0.3))),
+)
+TEACHERS: tuple[tuple[float, float], ...] = tuple(t for _, ts in TEACHER_PANELS for t in ts)
 
 
 def _trained_risk(
     theta_s: np.ndarray, theta_t: np.ndarray, X: np.ndarray, depth: int, width: int, seed: int
-) -> float:
+) -> tuple[float, float]:
+    """(excess risk ‖w − θ_T‖², the flow's own error estimate ‖w − w_coarse‖/‖w‖ + distance)
+    of gradient flow on all ``depth`` layers (hidden width ``width``) from balanced weights."""
     weights = ndl.balanced_weights(theta_s, ndl.uniform_widths(theta_s.size, width, depth), seed)
-    w = ndl.fine_tune(
-        X, X @ theta_t, weights, solver="flow", flow_cfl=FIGURE_CFL, rtol=FIGURE_RTOL
-    ).end_to_end
-    return float(np.sum((w - theta_t) ** 2))
+    run = ndl.fine_tune(X, X @ theta_t, weights, solver="flow", tol=FIGURE_TOL)
+    estimate = run.error_estimate
+    if estimate is None:  # pragma: no cover - the adaptive flow always estimates by default
+        raise RuntimeError("the adaptive flow returned no error estimate")
+    return float(np.sum((run.end_to_end - theta_t) ** 2)), float(estimate)
 
 
 def _draw(d: int, seed: int, alpha: float, eps: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -87,75 +107,108 @@ def depth_figure(size: Size) -> FigureData:
     dotted: D4's large-d predictor (1 − n/d)·2‖θ_T‖²(1 − cos∠(θ_S, θ_T)), an approximation
     of the dashed value (off by O(1/√n) at small n).
 
-    Only α > 0, ε = 0 (θ_T ∥ θ_S) makes the limit 0; for ε > 0 the teacher is not aligned,
-    and at α = 1, ε > 0 the risk rises slowly with depth (depth is exactly neutral only for
-    θ_T = θ_S). Summary ``fraction_of_way_to_limit``: (R(1) − R(N_max))/(R(1) − R(∞)) per
-    teacher, how much of the way to the dashed line the plotted depths cover.
+    Two panels, so that no line hides under another: aligned teachers (α > 0, ε = 0, θ_T ∥
+    θ_S), whose limit is 0, and teachers that are not aligned (ε = 0.3). At α = 1, ε > 0 the
+    risk rises slowly with depth (depth is exactly neutral only for θ_T = θ_S). Summary
+    ``fraction_of_way_to_limit``: (R(1) − R(N_max))/(R(1) − R(∞)) per teacher, how much of
+    the way to the dashed line the plotted depths cover; ``max_training_error_estimate``:
+    the largest of the flows' own error estimates ‖w − w_coarse‖/‖w‖ + distance.
     """
     sc = SCALES[size]
     n = max(1, sc.d // 10)
-    series: list[Series] = []
-    worst_gap = 0.0
+    worst_gap, worst_estimate = 0.0, 0.0
     limits: dict[str, float] = {}
     fractions: dict[str, float] = {}
-    for alpha, eps in TEACHERS:
-        label = f"$\\alpha$ = {alpha:g}, $\\varepsilon$ = {eps:g}"
-        theory, train, train_se, cos_pred = [], [], [], []
-        for depth in sc.depths:
-            th, tr = [], []
+    panels: list[Panel] = []
+    xs = [float(x) for x in sc.depths]
+    for heading, teachers in TEACHER_PANELS:
+        series: list[Series] = []
+        for alpha, eps in teachers:
+            label = f"$\\alpha$ = {alpha:g}, $\\varepsilon$ = {eps:g}"
+            theory, train, train_se, cos_pred = [], [], [], []
+            for depth in sc.depths:
+                th, tr = [], []
+                for seed in range(sc.seeds):
+                    theta_s, theta_t, X = _draw(sc.d, seed, alpha, eps)
+                    th.append(sdl.finetuned_risk(X, X @ theta_t, theta_s, theta_t, depth))
+                    risk, estimate = _trained_risk(theta_s, theta_t, X, depth, sc.width, seed)
+                    tr.append(risk)
+                    worst_estimate = max(worst_estimate, estimate)
+                    worst_gap = max(worst_gap, abs(tr[-1] - th[-1]) / max(th[-1], 1e-6))
+                theory.append(mean_and_stderr(th)[0])
+                m, se = mean_and_stderr(tr)
+                train.append(m)
+                train_se.append(se)
             for seed in range(sc.seeds):
                 theta_s, theta_t, X = _draw(sc.d, seed, alpha, eps)
-                th.append(sdl.finetuned_risk(X, X @ theta_t, theta_s, theta_t, depth))
-                tr.append(_trained_risk(theta_s, theta_t, X, depth, sc.width, seed))
-                worst_gap = max(worst_gap, abs(tr[-1] - th[-1]) / max(th[-1], 1e-6))
-            theory.append(mean_and_stderr(th)[0])
-            m, se = mean_and_stderr(tr)
-            train.append(m)
-            train_se.append(se)
-        for seed in range(sc.seeds):
-            theta_s, theta_t, X = _draw(sc.d, seed, alpha, eps)
-            cos = float(theta_s @ theta_t / (np.linalg.norm(theta_s) * np.linalg.norm(theta_t)))
-            cos_pred.append((1 - n / sc.d) * 2 * float(theta_t @ theta_t) * (1 - cos))
-        limit = theory_mean(sc, alpha, eps, INFINITE_DEPTH)
-        key = f"alpha={alpha:g}, eps={eps:g}"
-        limits[key] = limit
-        gap = theory[0] - limit  # 0 only if depth is exactly neutral (θ_T = θ_S)
-        fractions[key] = (theory[0] - theory[-1]) / gap if gap != 0.0 else 1.0
-        xs = [float(x) for x in sc.depths]
-        series += [
-            Series(label, "theory", xs, theory),
-            Series(label, "training", xs, train, train_se),
-            Series(
-                f"{label} [$N \\to \\infty$ limit of the theory line]",
-                "theory",
-                [xs[0], xs[-1]],
-                [limit] * 2,
-                style="dashed",
-            ),
-            Series(
-                f"{label} [D4 large-$d$ predictor of the limit]",
-                "theory",
-                [xs[0], xs[-1]],
-                [mean_and_stderr(cos_pred)[0]] * 2,
-                style="dotted",
-            ),
-        ]
-    slow = fractions["alpha=1, eps=0.3"]
-    panel = Panel(
-        f"$d$ = {sc.d}, $n$ = {n}; mean (bar: 1 s.e.) over {sc.seeds} design(s). "
-        f"$\\alpha$ = 1, $\\varepsilon$ = 0.3 ($\\theta_T \\neq \\theta_S$) rises slowly: "
-        f"{100 * slow:.0f}% of the way to its limit by $N$ = {sc.depths[-1]}",
-        "depth $N$ (number of layers)",
-        "excess risk $R(w)$",
-        series,
-    )
+                cos = float(theta_s @ theta_t / (np.linalg.norm(theta_s) * np.linalg.norm(theta_t)))
+                cos_pred.append((1 - n / sc.d) * 2 * float(theta_t @ theta_t) * (1 - cos))
+            limit = theory_mean(sc, alpha, eps, INFINITE_DEPTH)
+            key = f"alpha={alpha:g}, eps={eps:g}"
+            limits[key] = limit
+            gap = theory[0] - limit  # 0 only if depth is exactly neutral (θ_T = θ_S)
+            fractions[key] = (theory[0] - theory[-1]) / gap if gap != 0.0 else 1.0
+            series += [
+                Series(label, "theory", xs, theory),
+                Series(label, "training", xs, train, train_se),
+                Series(
+                    f"{label} [$N \\to \\infty$ limit of the theory line]",
+                    "theory",
+                    [xs[0], xs[-1]],
+                    [limit] * 2,
+                    style="dashed",
+                ),
+            ]
+            if eps > 0:  # for ε = 0 the predictor is exactly 0, the dashed line
+                series.append(
+                    Series(
+                        f"{label} [D4 large-$d$ predictor of the limit]",
+                        "theory",
+                        [xs[0], xs[-1]],
+                        [mean_and_stderr(cos_pred)[0]] * 2,
+                        style="dotted",
+                    )
+                )
+        title = heading
+        if (1.0, 0.3) in teachers:
+            slow = fractions["alpha=1, eps=0.3"]
+            title += (
+                f"; $\\alpha$ = 1 rises slowly, {100 * slow:.0f}% of the way to its limit "
+                f"by $N = {sc.depths[-1]}$"
+            )
+        panels.append(
+            Panel(
+                title,
+                "depth $N$ (number of layers)",
+                "excess risk $R(w)$",
+                series,
+                xscale="log",
+                # the aligned limit 0 is drawn on a linear axis; the others differ by decades
+                yscale="log" if all(eps > 0 for _, eps in teachers) else "linear",
+            )
+        )
     return FigureData(
         "depth",
-        "Fine-tuning a deep linear network: risk vs depth (Figure 2a)",
-        [panel],
-        {"d": sc.d, "n": n, "depths": list(sc.depths), "seeds": sc.seeds, "teachers": TEACHERS},
+        f"Risk vs depth after fine-tuning (Figure 2a): $d$ = {sc.d}, $n$ = {n}, hidden width "
+        f"{sc.width}; mean and 1 s.e. over {sc.seeds} design(s), each point trained by "
+        "gradient flow on all layers",
+        panels,
+        {
+            "d": sc.d,
+            "n": n,
+            "depths": list(sc.depths),
+            "seeds": sc.seeds,
+            "designs": list(range(sc.seeds)),
+            "hidden_width": sc.width,
+            "teachers": TEACHERS,
+            "training": "numeric.deep_linear.fine_tune(X, X @ theta_T, balanced_weights("
+            f"theta_S, uniform_widths(d, {sc.width}, N), k), tol={FIGURE_TOL:g})",
+            "seeding": "design k: numpy default_rng(k) gives theta_S, theta_T, then the n x d "
+            "inputs, in that order",
+        },
         {
             "max_rel_gap_training_vs_theory": worst_gap,
+            "max_training_error_estimate": worst_estimate,
             "infinite_depth_risk": limits,
             "fraction_of_way_to_limit": fractions,
         },
@@ -169,8 +222,8 @@ def rescale_figure(size: Size) -> FigureData:
     alpha, eps = 1.0, 0.3
     n = max(1, sc.d // 10)
     series: list[Series] = []
-    worst_gap = 0.0
-    grid = np.geomspace(sc.factors[0], sc.factors[-1], 41)
+    worst_gap, worst_estimate = 0.0, 0.0
+    grid = np.geomspace(sc.factors[0], sc.factors[-1], RESCALE_GRID)
     for which in ("theta_S", "theta_T"):
 
         def setting(
@@ -193,7 +246,9 @@ def rescale_figure(size: Size) -> FigureData:
             tr = []
             for seed in range(sc.seeds):
                 theta_s, theta_t, X = setting(seed, kappa)
-                tr.append(_trained_risk(theta_s, theta_t, X, depth, sc.width, seed))
+                risk, estimate = _trained_risk(theta_s, theta_t, X, depth, sc.width, seed)
+                tr.append(risk)
+                worst_estimate = max(worst_estimate, estimate)
                 th = sdl.finetuned_risk(X, X @ theta_t, theta_s, theta_t, depth)
                 worst_gap = max(worst_gap, abs(tr[-1] - th) / max(th, 1e-6))
             m, se = mean_and_stderr(tr)
@@ -213,8 +268,8 @@ def rescale_figure(size: Size) -> FigureData:
             ),
         ]
     panel = Panel(
-        f"$N = 7$ (theory lines, training points), $\\theta_T = \\theta_S + 0.3\\zeta$, "
-        f"$d$ = {sc.d}, $n$ = {n}",
+        f"$d$ = {sc.d}, $n$ = {n}, width {sc.width}, $\\theta_T = \\theta_S + 0.3\\zeta$; "
+        f"{sc.seeds} design(s)",
         "rescaling factor $\\kappa$",
         "excess risk $R(w)$",
         series,
@@ -223,10 +278,26 @@ def rescale_figure(size: Size) -> FigureData:
     )
     return FigureData(
         "rescale",
-        "Rescaling the source or the target in a 7-layer network (Figure 2b)",
+        "Figure 2b: rescaling $\\theta_S$ or $\\theta_T$ by $\\kappa$ with $N = 7$ layers",
         [panel],
-        {"d": sc.d, "n": n, "depth": depth, "factors": list(sc.factors), "seeds": sc.seeds},
-        {"max_rel_gap_training_vs_theory": worst_gap},
+        {
+            "d": sc.d,
+            "n": n,
+            "depth": depth,
+            "hidden_width": sc.width,
+            "factors": list(sc.factors),
+            "seeds": sc.seeds,
+            "designs": list(range(sc.seeds)),
+            "training": "numeric.deep_linear.fine_tune(X, X @ theta_T, balanced_weights("
+            f"theta_S, uniform_widths(d, {sc.width}, 7), k), tol={FIGURE_TOL:g}) with "
+            "theta_S or theta_T multiplied by kappa",
+            "seeding": "design k: numpy default_rng(k) gives theta_S, theta_T, then the n x d "
+            "inputs, in that order",
+        },
+        {
+            "max_rel_gap_training_vs_theory": worst_gap,
+            "max_training_error_estimate": worst_estimate,
+        },
     )
 
 
@@ -320,11 +391,10 @@ def freezing_figure(size: Size) -> FigureData:
             )
         )
     panel = Panel(
-        f"$N$ = {depth}, $d$ = {d}, $\\theta_T = \\theta_S + {FREEZE_EPS:g}\\zeta$, noiseless; "
-        f"each point one of {draws} draws (same draws for every $n$); "
-        "floor = min over $\\beta$ of $R(\\beta\\theta_S)$",
+        f"$N$ = {depth}, width {width}, $d$ = {d}, $\\theta_T = \\theta_S + {FREEZE_EPS:g}\\zeta$; "
+        f"one point per draw, {draws} draws (the same for every $n$)",
         "target samples $n$",
-        "risk / D6 floor, per draw",
+        "risk / floor $\\min_\\beta R(\\beta\\theta_S)$",
         [
             *theory_lines,
             Series("all layers fine-tuned", "training", full_x, full_ratio),

@@ -7,6 +7,7 @@ from __future__ import annotations
 import csv
 import itertools
 import json
+import math
 import re
 from pathlib import Path
 from typing import Any
@@ -363,3 +364,16 @@ def test_figures_cli_format(tmp_path: Path, capsys: pytest.CaptureFixture[str]) 
     names = sorted(p.name for p in tmp_path.iterdir())
     assert names == [f"rescale.{ext}" for ext in ("csv", "json", "pdf", "png", "svg")]
     assert_valid_files([tmp_path / n for n in names if n.endswith(("png", "pdf", "svg"))])
+
+
+@pytest.mark.parametrize(
+    ("lo", "hi"), [(0.38, 3.3), (0.62, 1.2), (0.9, 1.1), (1.5, 9.0), (3e-3, 2e-2)]
+)
+def test_short_log_axes_get_ticks_that_stay_apart(lo: float, hi: float) -> None:
+    from verify.figures import LOG_TICK_MIN_GAP, log_ticks
+
+    ticks = log_ticks(lo, hi)
+    assert len(ticks) >= 2 and all(lo <= t <= hi for t in ticks)
+    span = math.log10(hi / lo)
+    gaps = [math.log10(b / a) for a, b in itertools.pairwise(ticks)]
+    assert min(gaps) >= LOG_TICK_MIN_GAP * span

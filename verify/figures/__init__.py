@@ -237,18 +237,54 @@ def parse_formats(text: str) -> tuple[str, ...]:
 MAX_LABELLED_TICKS = 8
 
 
-def _short_log_axis(ax: Any, values: Sequence[float]) -> None:
-    """A log axis spanning less than a decade gets major ticks at 1, 2, ..., 9 times the
-    powers of ten labelled as plain numbers (``0.7``, ``0.8``, ...; at most ~9 of them),
-    instead of matplotlib's crowded minor labels (``9×10⁻¹``, ``8×10⁻¹``, ...)."""
+#: Candidate mantissas of the labelled ticks of a log axis spanning less than a decade,
+#: sparsest first; :func:`_short_log_axis` takes the densest whose ticks stay apart.
+LOG_TICK_SUBS: tuple[tuple[float, ...], ...] = (
+    (1.0, 2.0, 5.0),
+    (1.0, 2.0, 3.0, 5.0),
+    (1.0, 1.5, 2.0, 3.0, 5.0, 7.0),
+    tuple(float(k) for k in range(1, 10)),
+)
+#: ... "apart": consecutive labelled ticks at least this fraction of the axis' log span.
+LOG_TICK_MIN_GAP = 1 / 7
+
+
+def log_ticks(lo: float, hi: float) -> list[float]:
+    """Labelled ticks for a log axis over [lo, hi] (0 < lo < hi < 10·lo): the densest set of
+    mantissas in :data:`LOG_TICK_SUBS` times powers of ten whose consecutive ticks are at
+    least :data:`LOG_TICK_MIN_GAP` of the axis' log span apart (at least two ticks when
+    any set gives two)."""
+    import itertools
     import math
 
-    from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
+    span = math.log10(hi / lo)
+    best: list[float] = []
+    for subs in LOG_TICK_SUBS:
+        ticks = [
+            m * 10.0**e
+            for e in range(math.floor(math.log10(lo)) - 1, math.ceil(math.log10(hi)) + 1)
+            for m in subs
+            if lo <= m * 10.0**e <= hi
+        ]
+        gaps = [math.log10(b / a) for a, b in itertools.pairwise(ticks)]
+        if (len(ticks) >= 2 and min(gaps) >= LOG_TICK_MIN_GAP * span) or not best:
+            best = ticks
+    return best
+
+
+def _short_log_axis(ax: Any, values: Sequence[float]) -> None:
+    """A log y axis spanning less than a decade gets plain-number labels at
+    :func:`log_ticks` (``0.5``, ``1``, ``2``) and unlabelled minor ticks, instead of
+    matplotlib's crowded minor labels (``9×10⁻¹``, ``8×10⁻¹``, ...)."""
+    import math
+
+    from matplotlib.ticker import FixedLocator, FuncFormatter, NullFormatter
 
     positive = [v for v in values if v > 0 and math.isfinite(v)]
     if not positive or max(positive) >= 10 * min(positive):
         return
-    ax.yaxis.set_major_locator(LogLocator(base=10, subs=tuple(range(1, 10))))
+    lo, hi = ax.get_ylim()
+    ax.yaxis.set_major_locator(FixedLocator(log_ticks(max(lo, min(positive) / 2), hi)))
     ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
     ax.yaxis.set_minor_formatter(NullFormatter())
 

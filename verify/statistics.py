@@ -84,3 +84,75 @@ def control_variate_mean(values: FloatArray, controls: FloatArray) -> Estimate:
         m,
         plain_var / adjusted_var if adjusted_var > 0 else math.inf,
     )
+
+
+#: Two-sided confidence of the bands drawn around fitted rates.
+BAND_CONFIDENCE = 0.95
+
+
+@dataclass(frozen=True)
+class LogLogFit:
+    """Least-squares line log10 y = intercept + slope·log10 x through k points.
+
+    ``slope_se`` is the slope's standard error s/√Sxx (s² the residual variance with
+    k − 2 degrees of freedom, Sxx = Σ(log10 x − mean)²); ``mean_x``, ``mean_y`` the
+    centroid in log10 space (where a reference slope is anchored); ``s`` the residual
+    standard deviation; ``sxx``; ``dof`` = k − 2.
+    """
+
+    slope: float
+    intercept: float
+    slope_se: float
+    mean_x: float
+    mean_y: float
+    s: float
+    sxx: float
+    dof: int
+    count: int
+
+    def line(self, x: FloatArray) -> FloatArray:
+        """The fitted y at ``x`` (original units)."""
+        lx = np.log10(np.asarray(x, dtype=np.float64))
+        return np.asarray(10.0 ** (self.intercept + self.slope * lx))
+
+    def band(
+        self, x: FloatArray, confidence: float = BAND_CONFIDENCE
+    ) -> tuple[FloatArray, FloatArray]:
+        """Pointwise ``confidence`` band of the fitted mean line at ``x``: in log10 space
+        ŷ ± t_{dof}·s·√(1/k + (log10 x − mean_x)²/Sxx) (t the two-sided Student quantile)."""
+        from scipy.stats import t as student
+
+        lx = np.log10(np.asarray(x, dtype=np.float64))
+        half = float(student.ppf(0.5 + confidence / 2, self.dof)) * self.s
+        half_width = half * np.sqrt(1.0 / self.count + (lx - self.mean_x) ** 2 / self.sxx)
+        centre = self.intercept + self.slope * lx
+        return np.asarray(10.0 ** (centre - half_width)), np.asarray(10.0 ** (centre + half_width))
+
+    def reference(self, x: FloatArray, slope: float) -> FloatArray:
+        """A line of the given (theoretical) ``slope`` through the fit's centroid."""
+        lx = np.log10(np.asarray(x, dtype=np.float64))
+        return np.asarray(10.0 ** (self.mean_y + slope * (lx - self.mean_x)))
+
+
+def loglog_fit(x: FloatArray, y: FloatArray) -> LogLogFit:
+    """Fit log10 y = a + b·log10 x by least squares over the points with x, y > 0 and finite
+    (replicates at the same x all count). Raises ValueError with fewer than 3 such points or
+    fewer than 2 distinct x (no slope or no residual degrees of freedom)."""
+    xa = np.asarray(x, dtype=np.float64).ravel()
+    ya = np.asarray(y, dtype=np.float64).ravel()
+    if xa.shape != ya.shape:
+        raise ValueError(f"x and y must have the same length, got {xa.size} and {ya.size}")
+    keep = np.isfinite(xa) & np.isfinite(ya) & (xa > 0) & (ya > 0)
+    lx, ly = np.log10(xa[keep]), np.log10(ya[keep])
+    if lx.size < 3 or np.unique(lx).size < 2:
+        raise ValueError(
+            f"a log-log fit needs >= 3 positive points at >= 2 distinct x, got {lx.size} "
+            f"points at {np.unique(lx).size} x"
+        )
+    mx, my = float(lx.mean()), float(ly.mean())
+    sxx = float(np.sum((lx - mx) ** 2))
+    slope = float(np.sum((lx - mx) * (ly - my)) / sxx)
+    intercept = my - slope * mx
+    dof = int(lx.size - 2)
+    s = float(math.sqrt(np.sum((ly - intercept - slope * lx) ** 2) / dof))
+    return LogLogFit(slope, intercept, s / math.sqrt(sxx), mx, my, s, sxx, dof, int(lx.size))

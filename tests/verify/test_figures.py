@@ -46,7 +46,7 @@ def test_deep_linear_figure_numbers_and_files(name: str, tmp_path: Path) -> None
     assert kinds == {"theory", "training"}
     with paths[1].open() as fh:
         rows = list(csv.DictReader(fh))
-    assert rows and set(rows[0]) == {"panel", "series", "kind", "x", "y", "yerr"}
+    assert rows and set(rows[0]) == {"panel", "series", "kind", "x", "y", "yerr", "lower", "upper"}
     assert paths[2].stat().st_size > 10_000
 
 

@@ -169,7 +169,8 @@ def test_k_claim_setting_round_trips_through_reproduce(capsys: pytest.CaptureFix
 def test_width_figure_is_readable_at_double_column(width_data: FigureData, tmp_path: Path) -> None:
     """Issue 13: the four-panel width figure was 3590 px wide (four panels in a row). Now two
     panels per row, at most 7 in (+ the tight bounding box's 0.1 in pad per side) at the
-    style's dpi, and one legend: a colour per base label plus the theory/training key."""
+    style's dpi, and one legend: a colour per base label plus the style key (theory,
+    training, fit band, theory slope)."""
     import matplotlib.pyplot as plt
 
     from verify.figures import draw, legends, plot_files, style
@@ -190,6 +191,28 @@ def test_width_figure_is_readable_at_double_column(width_data: FigureData, tmp_p
         assert len(rows) == 2 and max(rows.values()) == 2
         (legend,) = legends(fig)
         bases = {s.label.split(" [")[0] for p in width_data.panels for s in p.series}
-        assert len(legend.get_texts()) == len(bases) + 2
+        # + theory, training, the fitted-rate band and the dashed "theory slope -1/2"
+        assert len(legend.get_texts()) == len(bases) + 4
     finally:
         plt.close(fig)
+
+
+def test_width_rates_are_fitted_with_a_band_and_the_theory_slope(width_data: FigureData) -> None:
+    """Issue 13: a rate panel shows the fitted slope (in its title, ± its standard error) with
+    its 95% band around the fitted line, and the theoretical slope -1/2 as a reference line."""
+    from verify.statistics import loglog_fit
+
+    for panel, key in zip(width_data.panels[:2], ("ntk_error_slope", "gap_slope"), strict=True):
+        (fit,) = [s for s in panel.series if s.kind == "fit"]
+        (ref,) = [s for s in panel.series if "theory slope" in s.label]
+        assert fit.lower is not None and fit.upper is not None
+        assert all(lo < y < hi for lo, y, hi in zip(fit.lower, fit.y, fit.upper, strict=True))
+        slope = (math.log(ref.y[-1]) - math.log(ref.y[0])) / (
+            math.log(ref.x[-1]) - math.log(ref.x[0])
+        )
+        assert abs(slope + 0.5) <= 1e-12
+        assert f"${width_data.summary[key]:.2f} \\pm" in panel.title
+        (train,) = [s for s in panel.series if s.kind == "training"]
+        # The fit uses every replicate; its slope is near the slope through the means.
+        means = loglog_fit(np.array(train.x), np.array(train.y))
+        assert abs(means.slope - width_data.summary[key]) <= 0.2

@@ -26,10 +26,11 @@ from pathlib import Path
 from typing import Any, Literal
 
 from verify.outputs import atomic_path, atomic_write_text
+from verify.statistics import LogLogFit
 
 Size = Literal["tiny", "quick", "full"]
 SIZES: tuple[Size, ...] = ("tiny", "quick", "full")
-Kind = Literal["theory", "training"]
+Kind = Literal["theory", "training", "fit"]
 
 #: Modules whose import registers figures, in docs/theory.md order.
 FIGURE_MODULES: tuple[str, ...] = (
@@ -42,8 +43,10 @@ FIGURE_MODULES: tuple[str, ...] = (
 @dataclass(frozen=True)
 class Series:
     """One curve. ``theory`` series are drawn as lines (``style``), ``training`` as markers
-    with error bars (``yerr``: one standard error, or None). Series whose labels share the
-    part before `` [`` share a colour."""
+    with error bars (``yerr``: one standard error, or None), ``fit`` (a line fitted to
+    training points, e.g. a rate) as a thin line with its confidence band shaded between
+    ``lower`` and ``upper``. Series whose labels share the part before `` [`` share a
+    colour."""
 
     label: str
     kind: Kind
@@ -51,6 +54,44 @@ class Series:
     y: list[float]
     yerr: list[float] | None = None
     style: Literal["solid", "dashed", "dotted"] = "solid"
+    lower: list[float] | None = None
+    upper: list[float] | None = None
+
+
+def rate_series(
+    label: str, x: Sequence[float], y: Sequence[float], theory_slope: float, slope_name: str
+) -> tuple[list[Series], LogLogFit]:
+    """The fitted rate of training points (x, y) (replicates included) on log-log axes: a
+    ``fit`` series (the least-squares line with the 95% band of the fitted mean line,
+    :func:`verify.statistics.loglog_fit`) and a dashed ``theory`` reference line of slope
+    ``theory_slope`` through the fit's centroid (tagged ``theory slope <slope_name>``), both
+    in ``label``'s colour; and the fit (put its slope ± standard error in the title)."""
+    import numpy as np
+
+    from verify.statistics import loglog_fit
+
+    fit = loglog_fit(np.asarray(x, dtype=np.float64), np.asarray(y, dtype=np.float64))
+    grid = np.geomspace(min(x), max(x), 25)
+    lo, hi = fit.band(grid)
+    gx = [float(v) for v in grid]
+    series = [
+        Series(
+            f"{label} [fit]",
+            "fit",
+            gx,
+            [float(v) for v in fit.line(grid)],
+            lower=[float(v) for v in lo],
+            upper=[float(v) for v in hi],
+        ),
+        Series(
+            f"{label} [theory slope {slope_name}]",
+            "theory",
+            gx,
+            [float(v) for v in fit.reference(grid, theory_slope)],
+            style="dashed",
+        ),
+    ]
+    return series, fit
 
 
 @dataclass(frozen=True)
@@ -205,12 +246,14 @@ def write_numbers(data: FigureData, out: Path) -> list[Path]:
     )
     buf = io.StringIO(newline="")
     writer = csv.writer(buf)
-    writer.writerow(["panel", "series", "kind", "x", "y", "yerr"])
+    writer.writerow(["panel", "series", "kind", "x", "y", "yerr", "lower", "upper"])
     for panel in data.panels:
         for s in panel.series:
-            errs = s.yerr if s.yerr is not None else [None] * len(s.x)
-            for x, y, e in zip(s.x, s.y, errs, strict=True):
-                writer.writerow([panel.title, s.label, s.kind, x, y, "" if e is None else e])
+            blank = [None] * len(s.x)
+            cols = (s.yerr or blank, s.lower or blank, s.upper or blank)
+            for x, y, e, lo, hi in zip(s.x, s.y, *cols, strict=True):
+                extra = ["" if v is None else v for v in (e, lo, hi)]
+                writer.writerow([panel.title, s.label, s.kind, x, y, *extra])
     cs = out / f"{data.name}.csv"
     with atomic_path(cs) as tmp:
         tmp.write_bytes(buf.getvalue().encode("utf-8"))
@@ -314,6 +357,10 @@ def draw(data: FigureData) -> Any:
             c = colour[st.base_label(s.label)]
             if s.kind == "theory":
                 ax.plot(s.x, s.y, st.LINESTYLES[s.style], color=c, zorder=2)
+            elif s.kind == "fit":
+                ax.plot(s.x, s.y, "-", color=c, linewidth=0.8, zorder=2)
+                if s.lower is not None and s.upper is not None:
+                    ax.fill_between(s.x, s.lower, s.upper, color=c, alpha=0.2, lw=0, zorder=1)
             else:
                 ax.errorbar(s.x, s.y, yerr=s.yerr, fmt="o", color=c, elinewidth=0.8, zorder=3)
         axes_width = panel_width - st.YAXIS_WIDTH

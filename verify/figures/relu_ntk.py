@@ -25,7 +25,7 @@ import numpy as np
 import numeric.data as nd
 import numeric.relu_ntk as nr
 import symbolic.relu_ntk as sr
-from verify.figures import FigureData, Panel, Series, Size, figure, mean_and_stderr
+from verify.figures import FigureData, Panel, Series, Size, figure, mean_and_stderr, rate_series
 from verify.relu_ntk import source_sweep
 
 
@@ -50,6 +50,11 @@ WIDTH_PLANS: dict[Size, _WidthPlan] = {
 
 def _slope(sizes: list[float], values: list[float]) -> float:
     return float(np.polyfit(np.log(sizes), np.log(values), 1)[0])
+
+
+def _pm(value: float, se: float) -> str:
+    """``-0.44 ± 0.02`` in mathtext (a fitted slope and its standard error)."""
+    return f"${value:.2f} \\pm {se:.2f}$"
 
 
 @figure(
@@ -78,6 +83,7 @@ def width_figure(size: Size) -> FigureData:
     dist_se: list[float] = []
     all_sizes: list[float] = []
     all_gaps: list[float] = []
+    all_rms: list[float] = []
     scatter_x: list[float] = []
     scatter_y: list[float] = []
     for k, m in enumerate(plan.widths):
@@ -106,15 +112,19 @@ def width_figure(size: Size) -> FigureData:
             se_store.append(se)
         all_sizes.extend([float(m)] * len(gaps))
         all_gaps.extend(gaps)
+        all_rms.extend(math.sqrt(v) for v in mses)
 
     widths = [float(m) for m in plan.widths]
     predicted = [math.sqrt(per_neuron / (m / 2)) for m in widths]
-    gap_slope = _slope(all_sizes, all_gaps)
-    guide = [gap_mean[0] * math.sqrt(widths[0] / m) for m in widths]
+    half = "$-1/2$"
+    ntk_fit_series, ntk_fit = rate_series("random init", all_sizes, all_rms, -0.5, half)
+    gap_fit_series, gap_fit = rate_series("GD fine-tuned network", all_sizes, all_gaps, -0.5, half)
+    gap_slope = gap_fit.slope
     lo, hi = min(scatter_x), max(scatter_x)
     panels = [
         Panel(
-            r"K1: empirical NTK vs $H^\infty$ (RMS over entries)",
+            r"K1: empirical NTK vs $H^\infty$ (RMS over entries); fitted slope "
+            f"{_pm(ntk_fit.slope, ntk_fit.slope_se)}",
             "width $m$",
             r"RMS $|K_m - H^\infty|$",
             [
@@ -125,17 +135,19 @@ def width_figure(size: Size) -> FigureData:
                     predicted,
                 ),
                 Series("random init", "training", widths, ntk_rms, ntk_se),
+                *ntk_fit_series,
             ],
             xscale="log",
             yscale="log",
         ),
         Panel(
-            "K3: network vs kernel predictor (held-out points)",
+            "K3: network vs kernel predictor (held-out points); fitted slope "
+            f"{_pm(gap_fit.slope, gap_fit.slope_se)}",
             "width $m$",
             "RMS gap / RMS fine-tuning update",
             [
-                Series(r"slope $-1/2$ guide, $O(1/\sqrt{m})$", "theory", widths, guide),
                 Series("GD fine-tuned network", "training", widths, gap_mean, gap_se),
+                *gap_fit_series,
             ],
             xscale="log",
             yscale="log",
@@ -161,7 +173,9 @@ def width_figure(size: Size) -> FigureData:
         ),
     ]
     summary = {
-        "ntk_error_slope": _slope(widths, ntk_rms),
+        "ntk_error_slope": ntk_fit.slope,
+        "ntk_error_slope_se": ntk_fit.slope_se,
+        "gap_slope_se": gap_fit.slope_se,
         "ntk_mse_over_predicted": [(r / q) ** 2 for r, q in zip(ntk_rms, predicted, strict=True)],
         "gap_slope": gap_slope,
         "gap_times_sqrt_m": [g * math.sqrt(m) for g, m in zip(gap_mean, widths, strict=True)],

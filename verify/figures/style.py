@@ -10,8 +10,9 @@
 * Theory is drawn as lines, training as markers with error bars. One figure legend below the
   panels (:func:`legend_entries`): a colour key with one entry per series *base label* (the
   part of a label before `` [``) and a line-style key: ``theory`` (line), ``training``
-  (marker with error bar), plus one entry per dashed/dotted theory series, named by the
-  bracketed part of its label (``alpha=2 [N = inf]`` adds ``N = inf``, dashed).
+  (marker with error bar), ``fit to training (95% band)`` (a shaded patch, when a rate is
+  fitted), plus one entry per dashed/dotted theory series, named by the bracketed part of
+  its label (``alpha=2 [N = inf]`` adds ``N = inf``, dashed).
 """
 
 from __future__ import annotations
@@ -171,7 +172,7 @@ def colours(series: Sequence[SeriesKey]) -> dict[str, str]:
 @dataclass(frozen=True)
 class LegendEntry:
     """One legend row: a colour patch (``kind == "colour"``), a line of ``linestyle``
-    (``"line"``) or a marker with an error bar (``"marker"``)."""
+    (``"line"``), a marker with an error bar (``"marker"``) or a shaded band (``"band"``)."""
 
     text: str
     kind: str
@@ -189,6 +190,8 @@ def legend_entries(series: Sequence[SeriesKey]) -> list[LegendEntry]:
         entries.append(LegendEntry("theory", "line"))
     if any(s.kind == "training" for s in series):
         entries.append(LegendEntry("training", "marker"))
+    if any(s.kind == "fit" for s in series):
+        entries.append(LegendEntry("fit to training (95% band)", "band"))
     seen: set[tuple[str, str]] = set()
     for s in series:
         if s.kind == "theory" and s.style != "solid":
@@ -211,6 +214,8 @@ def legend_handles(entries: Sequence[LegendEntry]) -> list[Any]:
     for e in entries:
         if e.kind == "colour":
             handles.append(Patch(facecolor=e.colour, edgecolor="none", label=e.text))
+        elif e.kind == "band":
+            handles.append(Patch(facecolor="0.6", alpha=0.4, edgecolor="0.3", label=e.text))
         elif e.kind == "line":
             dash: Any = e.linestyle  # one of LINESTYLES' values
             handles.append(Line2D([], [], color=e.colour, linestyle=dash, label=e.text))

@@ -210,6 +210,8 @@ def similarity_figure(size: Size) -> FigureData:
             "designs": plan.designs,
             "condition": plan.condition,
             "triples": [{k: r[k] for k in ("spectrum", "alignment", "plain")} for r in rows],
+            "seeding": "triple i: numpy default_rng([0, i]) gives theta_T then Delta; its "
+            "designs and label noise: default_rng([1, i]) (inputs, then labels)",
         },
         summary,
     )
@@ -356,7 +358,15 @@ def sample_complexity_figure(size: Size) -> FigureData:
                 xscale="log",
             ),
         ],
-        {"d": d, "designs": designs, "ns": ns, "theta_t_norm": 1.5, "delta_norm": 1.0},
+        {
+            "d": d,
+            "designs": designs,
+            "ns": ns,
+            "theta_t_norm": 1.5,
+            "delta_norm": 1.0,
+            "seeding": "one numpy default_rng(7) stream, in order: theta_T, the two Deltas, "
+            "then per case (top, bottom, scratch) and per n the designs and labels",
+        },
         {"max_z_trained_vs_L4": worst_z, "theory_min_n_eps": theory_min_n},
     )
 

@@ -190,6 +190,9 @@ def width_figure(size: Size) -> FigureData:
         "n_test": plan.n_test,
         "seed": plan.seed,
         "teachers": "theta_S unit, theta_T = theta_S + 0.5 zeta",
+        "seeding": "numpy default_rng(seed) gives theta_S, theta_T, the source, training and "
+        "test inputs, in that order; width k, replicate r: default_rng([seed, k, r]) gives the "
+        "random network, then the pretraining",
     }
     return FigureData(
         "relu-ntk-width",

@@ -38,6 +38,7 @@ import symbolic.relu_ntk as sr
 from finetune_theory.checks import FloatArray
 from finetune_theory.errors import ConvergenceError
 from verify.claim import relative_error
+from verify.statistics import loglog_fit
 
 Size = Literal["tiny", "quick", "full"]
 Exploration = Callable[[Size, int], dict[str, Any]]
@@ -54,11 +55,13 @@ def exploration(name: str, description: str) -> Callable[[Exploration], Explorat
 
 
 def _slope(x: list[float], y: list[float]) -> float | None:
-    pts = [(a, b) for a, b in zip(x, y, strict=True) if a > 0 and b > 0 and math.isfinite(b)]
-    if len(pts) < 2:
+    """Least-squares log-log slope over the finite positive points
+    (:func:`verify.statistics.loglog_fit`, the fit the explore figures draw), or None with
+    fewer than 3 such points."""
+    try:
+        return loglog_fit(np.asarray(x, dtype=np.float64), np.asarray(y, dtype=np.float64)).slope
+    except ValueError:
         return None
-    xs, ys = np.log([p[0] for p in pts]), np.log([p[1] for p in pts])
-    return float(np.polyfit(xs, ys, 1)[0])
 
 
 def _result(
@@ -74,7 +77,10 @@ def _result(
     xscale: str = "log",
     yscale: str = "log",
     reference: tuple[list[float], str] | None = None,
+    expected_slope: float | None = None,
 ) -> dict[str, Any]:
+    """One exploration's curve; ``expected_slope``: the log-log slope its error model
+    predicts (drawn by the figure as a reference line through the fit), None if none."""
     clean = [v if math.isfinite(v) else None for v in y]
     slope = _slope(x, y)
     return {
@@ -92,6 +98,7 @@ def _result(
         "summary": summary + (f" Fitted log-log slope {slope:.2f}." if slope is not None else ""),
         "reference_y": [float(v) for v in reference[0]] if reference else None,
         "reference_label": reference[1] if reference else None,
+        "expected_slope": expected_slope,
     }
 
 
@@ -137,6 +144,7 @@ def explore_imbalance(size: Size, seed: int) -> dict[str, Any]:
         },
         f"The gap grows from {min(ys):.1e} to {max(ys):.1e} as the imbalance grows from "
         f"{min(xs):.1e} to {max(xs):.1e}: linear for small imbalance, faster beyond ~0.1.",
+        expected_slope=1.0,  # first order in the perturbation of the balanced start
     )
 
 
@@ -170,6 +178,7 @@ def explore_step_size(size: Size, seed: int) -> dict[str, Any]:
         f"The gap is O(η): from {min(finite):.1e} at η = {xs[0]:.2g}·limit to {max(finite):.1e} "
         f"at {xs[len(finite) - 1]:.2g}·limit"
         + ("; beyond that GD diverged." if len(finite) < len(ys) else "."),
+        expected_slope=1.0,  # GD is O(η) from the flow it discretises
     )
 
 
@@ -203,6 +212,7 @@ def explore_width(size: Size, seed: int) -> dict[str, Any]:
         {"d": d, "n": n, "widths": widths, "seed": seed},
         f"The gap falls from {ys[0]:.2e} at m = {widths[0]} to {ys[-1]:.2e} at m = {widths[-1]} "
         "(theory: m^(-1/2)).",
+        expected_slope=-0.5,
     )
 
 

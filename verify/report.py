@@ -22,11 +22,14 @@ import time
 from dataclasses import dataclass, field
 from importlib import metadata
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from verify.claim import Outcome
 from verify.outputs import atomic_path, atomic_write_text
 from verify.runner import ClaimResult
+
+if TYPE_CHECKING:
+    from verify.statistics import LogLogFit
 
 SCHEMA_VERSION = 1
 
@@ -461,57 +464,397 @@ def _matplotlib() -> Any:
         return None
 
 
+#: A claim with fewer finite, positive error/threshold ratios than this gets a strip plot
+#: (one marker per example) instead of a histogram, whose bins would be mostly empty (two
+#: examples drew one bar).
+STRIP_PLOT_BELOW = 20
+#: Half-height of the strip plot's vertical jitter (the strip spans -1..1), which keeps
+#: examples with equal ratios apart; drawn from ``np.random.default_rng(STRIP_JITTER_SEED)``
+#: so one report always draws the same PNG.
+STRIP_JITTER = 0.35
+STRIP_JITTER_SEED = 0
+#: Most labelled major ticks on an axis of a one- or two-panel report figure ...
+MAX_TICKS = 5
+#: ... and on a coverage-map panel (a quarter of the text width).
+COVERAGE_MAX_TICKS = 3
+COVERAGE_PANELS_PER_ROW = 4
+COVERAGE_PANEL_HEIGHT = 1.5  # inches per row of coverage panels
+COVERAGE_TITLE_HEIGHT = 0.45  # inches above them for the (wrapped) title
+#: Points of the fitted line and its band between the smallest and the largest x.
+FIT_GRID_POINTS = 50
+#: Padding of the tight bounding box the PNGs are saved with (inches): a figure's PNG is at
+#: most (width + 2·pad)·PNG_DPI pixels wide.
+SAVE_PAD_INCHES = 0.04
+#: Rotation (degrees) of x tick labels that would overlap horizontally.
+TICK_ROTATION = 30.0
+#: Gids of the fitted line and its band (the legend shows them as one entry).
+FIT_LINE_GID = "loglog-fit"
+FIT_BAND_GID = "loglog-fit-band"
+#: Colours: measured points and the fit (blue), theory and threshold (red).
+MEASURED_COLOUR = "#1f77b4"
+THEORY_COLOUR = "#d62728"
+
+
 def _savefig(plt: Any, fig: Any, out: Path, name: str) -> str:
-    """Save ``fig`` as ``out/name`` atomically and close it; returns ``name``."""
+    """Save ``fig`` as ``out/name`` atomically (PNG at :data:`verify.figures.style.PNG_DPI`,
+    tight bounding box padded by :data:`SAVE_PAD_INCHES`, inside the shared style) and close
+    it; returns ``name``."""
+    from verify.figures import style as st
+
     try:
-        with atomic_path(out / name) as tmp:
-            fig.savefig(tmp, dpi=100, format="png")
+        with st.style(), atomic_path(out / name) as tmp:
+            fig.savefig(
+                tmp,
+                dpi=st.PNG_DPI,
+                format="png",
+                bbox_inches="tight",
+                pad_inches=SAVE_PAD_INCHES,
+            )
     finally:
         plt.close(fig)
     return name
 
 
+def _loglog_fit(x: Any, y: Any) -> LogLogFit | None:
+    """The least-squares fit of log10 y on log10 x (:func:`verify.statistics.loglog_fit`:
+    slope, intercept, slope standard error s/√Sxx, dof = n − 2 and the 95% band of the fitted
+    mean line ŷ ± t_{n−2}·s·√(1/n + (log10 x − x̄)²/Sxx)) over the finite positive points, or
+    None with fewer than 3 of them or fewer than 2 distinct x (no slope, or no residual
+    degrees of freedom)."""
+    import numpy as np
+
+    from verify.statistics import loglog_fit
+
+    try:
+        return loglog_fit(np.asarray(x, dtype=np.float64), np.asarray(y, dtype=np.float64))
+    except ValueError:
+        return None
+
+
+def _axes_width(fig_width: float, cols: int) -> float:
+    """Width (inches) of one panel's axes: its share of the figure less its y axis."""
+    from verify.figures import style as st
+
+    return fig_width / cols - st.YAXIS_WIDTH
+
+
+def _label_axes(
+    ax: Any, title: str, xlabel: str, ylabel: str, width_in: float, height_in: float
+) -> None:
+    """Title, x and y labels wrapped (:func:`verify.figures.style.wrap`) to the axes' width
+    and height, so none runs past the figure's edge."""
+    from verify.figures import style as st
+
+    ax.set_title(st.wrap(title, width_in, st.PANEL_TITLE_PT))
+    ax.set_xlabel(st.wrap(xlabel, width_in, st.LABEL_PT))
+    ax.set_ylabel(st.wrap(ylabel, height_in * 0.8, st.LABEL_PT))
+
+
+#: Candidate mantissas of the labelled ticks of a log axis spanning at most
+#: :data:`MANTISSA_DECADES` decades, sparsest first (plain decades would label one tick, or
+#: none): :func:`_mantissa_ticks` takes the sparsest giving at least 3 ticks.
+LOG_MANTISSAS: tuple[tuple[float, ...], ...] = (
+    (1.0,),
+    (1.0, 3.0),
+    (1.0, 2.0, 5.0),
+    (1.0, 2.0, 3.0, 5.0),
+    (1.0, 1.5, 2.0, 3.0, 5.0, 7.0),
+    tuple(float(k) for k in range(1, 10)),
+)
+MANTISSA_DECADES = 2.5
+
+
+def _mantissa_ticks(lo: float, hi: float, nbins: int) -> list[float]:
+    """Ticks m·10^e in [lo, hi]: the sparsest mantissa set of :data:`LOG_MANTISSAS` giving
+    3 to ``nbins`` + 1 of them, else the sparsest giving 2; [] if none does."""
+    found: list[list[float]] = []
+    for subs in LOG_MANTISSAS:
+        ticks = [
+            m * 10.0**e
+            for e in range(math.floor(math.log10(lo)) - 1, math.ceil(math.log10(hi)) + 1)
+            for m in subs
+            if lo * (1 - 1e-9) <= m * 10.0**e <= hi * (1 + 1e-9)
+        ]
+        if 2 <= len(ticks) <= nbins + 1:
+            if len(ticks) >= 3:
+                return ticks
+            found.append(ticks)
+    return found[0] if found else []
+
+
+def _tick_text(t: float, plain: bool) -> str:
+    """A log-axis tick label: a plain number (``plain``: every tick of the axis lies in
+    [1e-3, 1e5)), else m×10^e in mathtext, so one axis never mixes the two."""
+    if plain or t == 0:
+        return f"{t:g}"
+    e = math.floor(math.log10(abs(t)))
+    m = round(t / 10.0**e, 6)
+    return f"$10^{{{e}}}$" if m == 1 else f"${m:g}\\times10^{{{e}}}$"
+
+
+def _readable_axis(axis: Any, scale: str, values: Any, nbins: int) -> None:
+    """At most ``nbins`` + 1 labelled major ticks on ``axis``: MaxNLocator on a linear axis;
+    on a log axis, for data spanning at most :data:`MANTISSA_DECADES` decades plain-number
+    ticks at 1-2-5-like mantissas (:func:`_mantissa_ticks`), else decades (LogLocator), with
+    unlabelled minor ticks."""
+    import numpy as np
+    from matplotlib.ticker import (
+        FixedLocator,
+        FuncFormatter,
+        LogLocator,
+        MaxNLocator,
+        NullFormatter,
+    )
+
+    if scale != "log":
+        axis.set_major_locator(MaxNLocator(nbins=nbins))
+        return
+    v = np.asarray(values, dtype=np.float64)
+    v = v[np.isfinite(v) & (v > 0)]
+    ticks: list[float] = []
+    if v.size and v.max() <= 10**MANTISSA_DECADES * v.min():
+        lo, hi = float(v.min()), float(v.max())
+        ticks = _mantissa_ticks(lo, hi, nbins) if hi > lo else [lo]
+    if ticks:
+        axis.set_major_locator(FixedLocator(ticks))
+        plain = all(1e-3 <= t < 1e5 for t in ticks)
+        axis.set_major_formatter(FuncFormatter(lambda t, _: _tick_text(t, plain)))
+    else:
+        axis.set_major_locator(LogLocator(base=10.0, numticks=nbins + 1))
+    axis.set_minor_locator(LogLocator(base=10.0, subs="auto", numticks=12))
+    axis.set_minor_formatter(NullFormatter())
+
+
+def _overlapping(boxes: list[Any]) -> bool:
+    """Whether any two of the (display-space) bounding boxes overlap."""
+    return any(a.overlaps(b) for a, b in itertools.combinations(boxes, 2))
+
+
+def _tick_label_boxes(axis: Any, renderer: Any) -> list[Any]:
+    """Bounding boxes of the visible, non-empty major tick labels of ``axis``."""
+    return [
+        t.get_window_extent(renderer)
+        for t in axis.get_ticklabels()
+        if t.get_visible() and t.get_text()
+    ]
+
+
+def _untangle_ticks(fig: Any) -> None:
+    """Make sure no two x (or y) tick labels of an axes of ``fig`` overlap: rotate
+    overlapping x labels by :data:`TICK_ROTATION`, then hide every other label (x or y) while
+    some still overlap."""
+    fig.canvas.draw()
+    renderer = fig.canvas.get_renderer()
+    for ax in fig.axes:
+        if not ax.get_visible() or not ax.axison:
+            continue
+        if _overlapping(_tick_label_boxes(ax.xaxis, renderer)):
+            for t in ax.get_xticklabels():
+                t.set_rotation(TICK_ROTATION)
+                t.set_horizontalalignment("right")
+                t.set_rotation_mode("anchor")
+        for axis in (ax.xaxis, ax.yaxis):
+            for _ in range(3):
+                labels = [t for t in axis.get_ticklabels() if t.get_visible() and t.get_text()]
+                if not _overlapping([t.get_window_extent(renderer) for t in labels]):
+                    break
+                for t in labels[1::2]:
+                    t.set_visible(False)
+                fig.canvas.draw()
+
+
+def _legend_below(ax: Any, width_in: float) -> None:
+    """The axes' legend (if it has labelled artists) just below its x axis (tick labels and
+    label), in as many columns as fit ``width_in``; the tight bounding box the PNG is saved
+    with makes room for it. Call after the layout (``tight_layout``)."""
+    from verify.figures import style as st
+
+    handles, labels = ax.get_legend_handles_labels()
+    if not labels:
+        return
+    bands = [c for c in ax.collections if c.get_gid() == FIT_BAND_GID]
+    handles = [(bands[0], h) if bands and h.get_gid() == FIT_LINE_GID else h for h in handles]
+    ax.figure.canvas.draw()
+    renderer = ax.figure.canvas.get_renderer()
+    bottom = ax.xaxis.get_tightbbox(renderer).y0
+    y = ax.transAxes.inverted().transform((0.0, bottom))[1]
+    entries = [st.LegendEntry(text, "line") for text in labels]
+    ax.legend(
+        handles,
+        labels,
+        loc="upper center",
+        bbox_to_anchor=(0.5, y - 0.02),
+        ncol=st.legend_columns(entries, width_in),
+        frameon=False,
+        handlelength=1.8,
+        columnspacing=1.2,
+        borderaxespad=0.0,
+    )
+
+
+def _finish(fig: Any, legend_axes: list[tuple[Any, float]]) -> None:
+    """Lay ``fig`` out (tight_layout), untangle tick labels, put each listed axes' legend
+    below it."""
+    fig.tight_layout(h_pad=0.8, w_pad=1.2)
+    _untangle_ticks(fig)
+    for ax, width_in in legend_axes:
+        _legend_below(ax, width_in)
+
+
+def _draw_ratios(ax: Any, log_ratios: Any) -> str:
+    """The distribution of log10(error/threshold) with the threshold (0) as a dashed line: a
+    histogram, or a strip plot (one marker per example, seeded vertical jitter) below
+    :data:`STRIP_PLOT_BELOW` examples. Returns the y label."""
+    import numpy as np
+
+    from verify.figures import style as st
+
+    n = int(log_ratios.size)
+    if 0 < n < STRIP_PLOT_BELOW:
+        jitter = np.random.default_rng(STRIP_JITTER_SEED).uniform(-STRIP_JITTER, STRIP_JITTER, n)
+        ax.plot(
+            log_ratios,
+            jitter,
+            marker="o",
+            linestyle="None",
+            color=MEASURED_COLOUR,
+            alpha=0.8,
+            label="one example",
+        )
+        ax.set_ylim(-1.0, 1.0)
+        ax.set_yticks([])
+        ylabel = "examples (jittered)"
+    else:
+        if n:
+            ax.hist(log_ratios, bins=min(30, max(8, round(2 * math.sqrt(n)))), color=st.PALETTE[0])
+        ax.yaxis.get_major_locator().set_params(integer=True)
+        ylabel = "examples"
+    ax.axvline(0.0, color=THEORY_COLOUR, ls="--", label="threshold (error = threshold)")
+    lo, hi = ax.get_xlim()
+    ax.set_xlim(min(lo, -0.05 * (hi - lo)), max(hi, 0.05 * (hi - lo)))
+    return ylabel
+
+
+def _draw_rate(
+    ax: Any,
+    x: Any,
+    y: Any,
+    expected_slope: float | None,
+    measured_label: str,
+    fit_wanted: bool = True,
+) -> LogLogFit | None:
+    """A rate on log-log axes: the measured points as markers only (replicates are not
+    joined), the least-squares fit of log10 y on log10 x with its 95% band of the fitted
+    mean line (:func:`_loglog_fit`; from 3 usable points), and the theory slope as a dashed
+    line through the fit's centroid (x̄, ȳ) in log space (the points' centroid without a
+    fit). Returns the fit, or None."""
+    import numpy as np
+
+    keep = np.isfinite(x) & np.isfinite(y) & (x > 0) & (y > 0)
+    x, y = x[keep], y[keep]
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    ax.plot(
+        x,
+        y,
+        marker="o",
+        linestyle="None",
+        color=MEASURED_COLOUR,
+        alpha=0.75,
+        zorder=3,
+        label=measured_label,
+    )
+    if x.size == 0:
+        return None
+    grid = np.geomspace(x.min(), x.max(), FIT_GRID_POINTS) if x.max() > x.min() else x[:1]
+    fit = _loglog_fit(x, y) if fit_wanted else None
+    if fit is not None:
+        lo, hi = fit.band(grid)
+        band = ax.fill_between(grid, lo, hi, color=MEASURED_COLOUR, alpha=0.2, lw=0, zorder=1)
+        band.set_gid(FIT_BAND_GID)
+        ax.plot(
+            grid,
+            fit.line(grid),
+            "-",
+            color=MEASURED_COLOUR,
+            lw=0.9,
+            zorder=2,
+            label=f"fit, 95% band: slope {fit.slope:.2f} ± {fit.slope_se:.2f}",
+            gid=FIT_LINE_GID,
+        )
+    if expected_slope is not None:
+        lx, ly = np.log10(x), np.log10(y)
+        mx, my = (fit.mean_x, fit.mean_y) if fit is not None else (lx.mean(), ly.mean())
+        ref = 10.0 ** (my + expected_slope * (np.log10(grid) - mx))
+        ax.plot(
+            grid, ref, "--", color=THEORY_COLOUR, zorder=2, label=f"theory slope {expected_slope:g}"
+        )
+    return fit
+
+
+def _claim_figure(plt: Any, claim: dict[str, Any]) -> Any:
+    """One claim's figure: the error/threshold distribution, and next to it the rate of the
+    worst example when the claim measured one (``worst.curve``)."""
+    import numpy as np
+
+    from verify.figures import style as st
+
+    ratios = np.array([_as_float(r) for r in claim["ratios"]])
+    exact = int(np.sum(ratios == 0))
+    ratios = ratios[np.isfinite(ratios) & (ratios > 0)]
+    curve = (claim.get("worst") or {}).get("curve")
+    panels = 2 if curve else 1
+    width, height = st.figure_size(panels)
+    fig, axes = plt.subplots(1, panels, figsize=(width, height), squeeze=False)
+    axes_width = _axes_width(width, panels)
+    ax = axes[0][0]
+    ylabel = _draw_ratios(ax, np.log10(ratios))
+    note = f", {exact} with error 0 not shown" if exact else ""
+    _label_axes(
+        ax,
+        f"{claim['name']}: {claim['examples']} examples{note}",
+        "log10(error / threshold)",
+        ylabel,
+        axes_width,
+        height,
+    )
+    _readable_axis(ax.xaxis, "linear", [], MAX_TICKS)
+    legend_axes = [(ax, axes_width)]
+    if curve:
+        cx = axes[0][1]
+        x = np.array([_as_float(v) for v in curve["x"]])
+        y = np.array([_as_float(v) for v in curve["y"]])
+        slope = curve.get("expected_slope")
+        fit = _draw_rate(cx, x, y, slope, "measured (worst example)")
+        title = "rate of the worst example" + (
+            f": fitted slope {fit.slope:.2f}±{fit.slope_se:.2f}" if fit is not None else ""
+        )
+        if slope is not None:
+            title += f" (theory {slope:g})"
+        _label_axes(cx, title, curve["xlabel"], curve["ylabel"], axes_width, height)
+        _readable_axis(cx.xaxis, "log", x, MAX_TICKS)
+        _readable_axis(cx.yaxis, "log", y, MAX_TICKS)
+        legend_axes.append((cx, axes_width))
+    _finish(fig, legend_axes)
+    return fig
+
+
 def _plots(doc: dict[str, Any], out: Path) -> dict[str, str]:
-    """The campaign's PNGs: per claim (distribution of log10 error/threshold; the worst curve
-    of rate claims; its coverage map) and per explore curve, all named ``report-*.png``.
-    Returns key -> file name; empty without matplotlib."""
+    """The campaign's PNGs in the shared figure style (:mod:`verify.figures.style`): per
+    claim the distribution of log10 error/threshold (strip plot below
+    :data:`STRIP_PLOT_BELOW` examples, else a histogram) and the worst example's rate with
+    its fitted slope, 95% band and theory slope (rate claims), then its coverage map; per
+    explore curve its figure. All named ``report-*.png``. Returns key -> file name; empty
+    without matplotlib."""
     plt = _matplotlib()
     if plt is None:
         return {}
-    import numpy as np
+    from verify.figures import style as st
 
     files: dict[str, str] = {}
     for claim in doc["claims"]:
-        ratios = np.array([_as_float(r) for r in claim["ratios"]])
-        ratios = ratios[np.isfinite(ratios) & (ratios > 0)]
-        curve = (claim.get("worst") or {}).get("curve")
-        ncols = 2 if curve else 1
-        fig, axes = plt.subplots(1, ncols, figsize=(4.6 * ncols, 3.2), squeeze=False)
-        ax = axes[0][0]
-        if ratios.size:
-            ax.hist(np.log10(ratios), bins=30, color="#4477aa")
-        ax.axvline(0.0, color="#cc3311", ls="--", label="threshold")
-        ax.set_xlabel("log10(error / threshold)")
-        ax.set_ylabel("examples")
-        ax.set_title(f"{claim['name']}: {claim['examples']} examples", fontsize=9)
-        ax.legend(fontsize=7)
-        if curve:
-            cx = axes[0][1]
-            x = np.array([_as_float(v) for v in curve["x"]])
-            y = np.array([_as_float(v) for v in curve["y"]])
-            keep = (x > 0) & (y > 0)
-            cx.loglog(x[keep], y[keep], "o-", label="measured (worst example)")
-            if curve.get("expected_slope") is not None and keep.sum() >= 1:
-                ref = y[keep][0] * (x[keep] / x[keep][0]) ** curve["expected_slope"]
-                cx.loglog(x[keep], ref, "--", label=f"slope {curve['expected_slope']:g} (theory)")
-            from matplotlib.ticker import NullFormatter
-
-            cx.xaxis.set_minor_formatter(NullFormatter())
-            cx.set_xlabel(curve["xlabel"])
-            cx.set_ylabel(curve["ylabel"])
-            cx.legend(fontsize=7)
-            cx.set_title("rate", fontsize=9)
-        fig.tight_layout()
+        with st.style():
+            fig = _claim_figure(plt, claim)
         files[claim["name"]] = _savefig(
             plt, fig, out, f"{CAMPAIGN_PREFIX}claim-{claim['name']}.png"
         )
@@ -522,28 +865,57 @@ def _plots(doc: dict[str, Any], out: Path) -> dict[str, str]:
     return files
 
 
-def _explore_plots(plt: Any, items: list[dict[str, Any]], out: Path, prefix: str) -> dict[str, str]:
-    """One PNG per exploration curve, ``<prefix><name>.png``; key ``explore:<name>``."""
+def _explore_figure(plt: Any, item: dict[str, Any]) -> Any:
+    """One exploration's one-panel figure: the measured disagreement as markers, the
+    item's reference curve when it has one (``reference_y``), else on log-log axes with
+    >= 3 points the fitted slope with its 95% band (and the theory slope, if the item
+    carries an ``expected_slope``)."""
     import numpy as np
+
+    from verify.figures import style as st
+
+    width, height = st.figure_size(1)
+    fig, ax = plt.subplots(figsize=(width, height))
+    axes_width = _axes_width(width, 1)
+    x = np.array([_as_float(v) for v in item["x"]])
+    y = np.array([_as_float(v) for v in item["y"]])
+    xscale, yscale = item.get("xscale", "log"), item.get("yscale", "log")
+    reference = item.get("reference_y")
+    title = item["title"]
+    label = "measured disagreement (training)"
+    if xscale == "log" and yscale == "log" and not reference:
+        fit = _draw_rate(ax, x, y, item.get("expected_slope"), label)
+        if fit is not None:
+            title += f"; fitted slope {fit.slope:.2f}±{fit.slope_se:.2f}"
+    else:
+        keep = np.isfinite(x) & np.isfinite(y) & (y > 0)
+        ax.plot(x[keep], y[keep], marker="o", linestyle="None", color=MEASURED_COLOUR, label=label)
+        if reference:
+            ref = np.array([_as_float(v) for v in reference])
+            ok = np.isfinite(x) & np.isfinite(ref) & (ref > 0)
+            ax.plot(x[ok], ref[ok], "--", color=THEORY_COLOUR, label=item["reference_label"])
+        ax.set_xscale(xscale)
+        ax.set_yscale(yscale)
+    lost = int(np.sum(~np.isfinite(y)))
+    if lost:
+        title += f" ({lost} point(s) diverged, not shown)"
+    _label_axes(ax, title, item["xlabel"], item["ylabel"], axes_width, height)
+    ys = list(y) + [_as_float(v) for v in reference or []]
+    _readable_axis(ax.xaxis, xscale, x, MAX_TICKS)
+    _readable_axis(ax.yaxis, yscale, ys, MAX_TICKS)
+    _finish(fig, [(ax, axes_width)])
+    return fig
+
+
+def _explore_plots(plt: Any, items: list[dict[str, Any]], out: Path, prefix: str) -> dict[str, str]:
+    """One PNG per exploration curve (:func:`_explore_figure`, shared style, one column
+    wide), ``<prefix><name>.png``; key ``explore:<name>``."""
+    from verify.figures import style as st
 
     files: dict[str, str] = {}
     for item in items:
-        fig, ax = plt.subplots(figsize=(5.2, 3.6))
-        x = np.array([_as_float(v) for v in item["x"]])
-        y = np.array([_as_float(v) for v in item["y"]])
-        keep = np.isfinite(x) & np.isfinite(y) & (y > 0)
-        ax.plot(x[keep], y[keep], "o-", label="measured disagreement (training)")
-        if item.get("reference_y"):
-            ref = np.array([_as_float(v) for v in item["reference_y"]])
-            ax.plot(x, ref, "--", label=item["reference_label"])
-        ax.set_xscale(item.get("xscale", "log"))
-        ax.set_yscale(item.get("yscale", "log"))
-        ax.set_xlabel(item["xlabel"])
-        ax.set_ylabel(item["ylabel"])
-        ax.set_title(item["title"], fontsize=9)
-        ax.grid(alpha=0.3)
-        ax.legend(fontsize=7)
-        fig.tight_layout()
+        with st.style():
+            fig = _explore_figure(plt, item)
         files[f"explore:{item['name']}"] = _savefig(plt, fig, out, f"{prefix}{item['name']}.png")
     return files
 
@@ -573,31 +945,87 @@ def _coverage_lines(claim: dict[str, Any]) -> list[str]:
     return lines
 
 
-def _coverage_plot(plt: Any, claim: dict[str, Any], out: Path) -> str | None:
-    """Small histograms of every numeric setting field (the coverage map), 4 per row."""
-    fields = {
-        k: v
-        for k, v in ((claim.get("coverage") or {}).get("fields") or {}).items()
-        if v.get("kind") == "numeric" and v.get("count")
-    }
-    if not fields:
-        return None
-    cols = min(4, len(fields))
-    rows = math.ceil(len(fields) / cols)
-    fig, axes = plt.subplots(rows, cols, figsize=(2.2 * cols, 1.7 * rows), squeeze=False)
-    for ax in axes.flat[len(fields) :]:
-        ax.axis("off")
-    for ax, (key, info) in zip(axes.flat, fields.items(), strict=False):
+def _coverage_panel(ax: Any, key: str, info: dict[str, Any], axes_width: float) -> None:
+    """One field of a coverage map: its histogram (numeric; one bar for a constant field)
+    or the count of each value (categorical)."""
+    from verify.figures import style as st
+
+    if info.get("kind") == "categorical":
+        names = [str(k) for k in info["counts"]]
+        ax.bar(range(len(names)), list(info["counts"].values()), color=st.PALETTE[0])
+        ax.set_xticks(range(len(names)), names)
+        scale = "linear"
+    else:
         edges = [float(e) for e in info["edges"]]
-        lefts, widths = edges[:-1], [b - a for a, b in itertools.pairwise(edges)]
-        ax.bar(lefts, info["counts"], width=widths, align="edge", color="#4477aa")
-        if info["scale"] == "log":
-            ax.set_xscale("log")
-        ax.set_title(key, fontsize=7)
-        ax.tick_params(labelsize=6)
+        lo, hi = edges[0], edges[-1]
+        scale = info.get("scale", "linear")
+        if hi > lo:
+            lefts, widths = edges[:-1], [b - a for a, b in itertools.pairwise(edges)]
+            ax.bar(lefts, info["counts"], width=widths, align="edge", color=st.PALETTE[0])
+            if scale == "log":
+                ax.set_xscale("log")
+            _readable_axis(ax.xaxis, scale, edges, COVERAGE_MAX_TICKS)
+        else:  # every setting had this value: one bar, one tick
+            ax.bar([0.0], [int(info["count"])], width=0.6, color=st.PALETTE[0])
+            ax.set_xlim(-1.0, 1.0)
+            ax.set_xticks([0.0], [f"{lo:.4g}"])
+    _readable_axis(ax.yaxis, "linear", [], COVERAGE_MAX_TICKS)
+    ax.yaxis.get_major_locator().set_params(integer=True)
+    ax.set_title(st.wrap(key, axes_width, st.TICK_PT), fontsize=st.TICK_PT)
+
+
+def _coverage_plot(plt: Any, claim: dict[str, Any], out: Path) -> str | None:
+    """The coverage map in the shared style: one small histogram per varying setting field
+    (numeric: the sampled range in 10 bins; categorical: the count of each value),
+    :data:`COVERAGE_PANELS_PER_ROW` per row across the text width; fields that kept one
+    value are listed under the title instead (drawn as panels only when no field varied)."""
+    from verify.figures import style as st
+
+    fields = (claim.get("coverage") or {}).get("fields") or {}
+    drawable = {
+        k: v
+        for k, v in fields.items()
+        if (v.get("kind") == "numeric" and v.get("count"))
+        or (v.get("kind") == "categorical" and v.get("counts"))
+    }
+
+    def constant(info: dict[str, Any]) -> bool:
+        if info.get("kind") == "categorical":
+            return len(info["counts"]) == 1
+        return bool(info["max"] == info["min"])
+
+    varying = {k: v for k, v in drawable.items() if not constant(v)}
+    fixed = {k: v for k, v in drawable.items() if constant(v)}
+    panels = varying or fixed
+    if not panels:
+        return None
+    cols = min(COVERAGE_PANELS_PER_ROW, len(panels))
+    rows = math.ceil(len(panels) / cols)
+    width = st.DOUBLE_COLUMN
+    axes_width = width / cols - 0.35  # less the (narrow) count tick labels
     count = claim["coverage"]["examples"]
-    fig.suptitle(f"{claim['name']}: coverage of {count} settings", fontsize=8)
-    fig.tight_layout()
+    title = f"{claim['name']}: coverage of {count} settings"
+    if varying and fixed:
+        values = ", ".join(
+            f"{k} = {next(iter(v['counts']))}"
+            if v.get("kind") == "categorical"
+            else f"{k} = {v['min']:.4g}"
+            for k, v in fixed.items()
+        )
+        title += f" (constant: {values})"
+    with st.style():
+        fig, axes = plt.subplots(
+            rows,
+            cols,
+            figsize=(width, COVERAGE_PANEL_HEIGHT * rows + COVERAGE_TITLE_HEIGHT),
+            squeeze=False,
+        )
+        for ax in axes.flat[len(panels) :]:
+            ax.axis("off")
+        for ax, (key, info) in zip(axes.flat, panels.items(), strict=False):
+            _coverage_panel(ax, key, info, axes_width)
+        fig.suptitle(st.wrap(title, width * 0.95, st.TITLE_PT))
+        _finish(fig, [])
     return _savefig(plt, fig, out, f"{CAMPAIGN_PREFIX}coverage-{claim['name']}.png")
 
 

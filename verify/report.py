@@ -550,36 +550,9 @@ def _label_axes(
     ax.set_ylabel(st.wrap(ylabel, height_in * 0.8, st.LABEL_PT))
 
 
-#: Candidate mantissas of the labelled ticks of a log axis spanning at most
-#: :data:`MANTISSA_DECADES` decades, sparsest first (plain decades would label one tick, or
-#: none): :func:`_mantissa_ticks` takes the sparsest giving at least 3 ticks.
-LOG_MANTISSAS: tuple[tuple[float, ...], ...] = (
-    (1.0,),
-    (1.0, 3.0),
-    (1.0, 2.0, 5.0),
-    (1.0, 2.0, 3.0, 5.0),
-    (1.0, 1.5, 2.0, 3.0, 5.0, 7.0),
-    tuple(float(k) for k in range(1, 10)),
-)
+#: A log axis of a report figure whose data span at most this many decades gets
+#: plain-number ticks (:func:`verify.figures.log_ticks`); a wider one, decades.
 MANTISSA_DECADES = 2.5
-
-
-def _mantissa_ticks(lo: float, hi: float, nbins: int) -> list[float]:
-    """Ticks m·10^e in [lo, hi]: the sparsest mantissa set of :data:`LOG_MANTISSAS` giving
-    3 to ``nbins`` + 1 of them, else the sparsest giving 2; [] if none does."""
-    found: list[list[float]] = []
-    for subs in LOG_MANTISSAS:
-        ticks = [
-            m * 10.0**e
-            for e in range(math.floor(math.log10(lo)) - 1, math.ceil(math.log10(hi)) + 1)
-            for m in subs
-            if lo * (1 - 1e-9) <= m * 10.0**e <= hi * (1 + 1e-9)
-        ]
-        if 2 <= len(ticks) <= nbins + 1:
-            if len(ticks) >= 3:
-                return ticks
-            found.append(ticks)
-    return found[0] if found else []
 
 
 def _tick_text(t: float, plain: bool) -> str:
@@ -595,7 +568,7 @@ def _tick_text(t: float, plain: bool) -> str:
 def _readable_axis(axis: Any, scale: str, values: Any, nbins: int) -> None:
     """At most ``nbins`` + 1 labelled major ticks on ``axis``: MaxNLocator on a linear axis;
     on a log axis, for data spanning at most :data:`MANTISSA_DECADES` decades plain-number
-    ticks at 1-2-5-like mantissas (:func:`_mantissa_ticks`), else decades (LogLocator), with
+    ticks at 1-2-5-like mantissas (:func:`verify.figures.log_ticks`), else decades, with
     unlabelled minor ticks."""
     import numpy as np
     from matplotlib.ticker import (
@@ -609,12 +582,14 @@ def _readable_axis(axis: Any, scale: str, values: Any, nbins: int) -> None:
     if scale != "log":
         axis.set_major_locator(MaxNLocator(nbins=nbins))
         return
+    from verify.figures import log_ticks
+
     v = np.asarray(values, dtype=np.float64)
     v = v[np.isfinite(v) & (v > 0)]
     ticks: list[float] = []
     if v.size and v.max() <= 10**MANTISSA_DECADES * v.min():
         lo, hi = float(v.min()), float(v.max())
-        ticks = _mantissa_ticks(lo, hi, nbins) if hi > lo else [lo]
+        ticks = log_ticks(lo, hi, nbins + 1) if hi > lo else [lo]
     if ticks:
         axis.set_major_locator(FixedLocator(ticks))
         plain = all(1e-3 <= t < 1e5 for t in ticks)
@@ -783,9 +758,11 @@ def _draw_rate(
             gid=FIT_LINE_GID,
         )
     if expected_slope is not None:
-        lx, ly = np.log10(x), np.log10(y)
-        mx, my = (fit.mean_x, fit.mean_y) if fit is not None else (lx.mean(), ly.mean())
-        ref = 10.0 ** (my + expected_slope * (np.log10(grid) - mx))
+        if fit is not None:
+            ref = fit.reference(grid, expected_slope)
+        else:  # no fit: through the points' centroid in log space
+            mx, my = np.log10(x).mean(), np.log10(y).mean()
+            ref = 10.0 ** (my + expected_slope * (np.log10(grid) - mx))
         ax.plot(
             grid, ref, "--", color=THEORY_COLOUR, zorder=2, label=f"theory slope {expected_slope:g}"
         )

@@ -280,39 +280,48 @@ def parse_formats(text: str) -> tuple[str, ...]:
 MAX_LABELLED_TICKS = 8
 
 
-#: Candidate mantissas of the labelled ticks of a log axis spanning less than a decade,
-#: sparsest first; :func:`_short_log_axis` takes the densest whose ticks stay apart.
+#: Candidate mantissas of the labelled ticks of a short log axis (a few decades at most),
+#: sparsest first (plain decades would label one tick, or none); :func:`log_ticks` chooses.
 LOG_TICK_SUBS: tuple[tuple[float, ...], ...] = (
+    (1.0,),
+    (1.0, 3.0),
     (1.0, 2.0, 5.0),
     (1.0, 2.0, 3.0, 5.0),
     (1.0, 1.5, 2.0, 3.0, 5.0, 7.0),
     tuple(float(k) for k in range(1, 10)),
 )
-#: ... "apart": consecutive labelled ticks at least this fraction of the axis' log span.
+#: Consecutive labelled ticks are at least this fraction of the axis' log span apart.
 LOG_TICK_MIN_GAP = 1 / 7
 
 
-def log_ticks(lo: float, hi: float) -> list[float]:
-    """Labelled ticks for a log axis over [lo, hi] (0 < lo < hi < 10·lo): the densest set of
-    mantissas in :data:`LOG_TICK_SUBS` times powers of ten whose consecutive ticks are at
-    least :data:`LOG_TICK_MIN_GAP` of the axis' log span apart (at least two ticks when
-    any set gives two)."""
+def log_ticks(lo: float, hi: float, max_ticks: int | None = None) -> list[float]:
+    """Labelled ticks m·10^e in [lo, hi] (0 < lo < hi) for a log axis spanning a few decades
+    at most: of the mantissa sets in :data:`LOG_TICK_SUBS` whose consecutive ticks are at
+    least :data:`LOG_TICK_MIN_GAP` of the log span apart (and at most ``max_ticks``), the
+    sparsest giving 3 or more ticks, else the densest giving 2, else the first non-empty."""
     import itertools
     import math
 
     span = math.log10(hi / lo)
-    best: list[float] = []
+    two: list[float] = []
+    fallback: list[float] = []
     for subs in LOG_TICK_SUBS:
         ticks = [
             m * 10.0**e
             for e in range(math.floor(math.log10(lo)) - 1, math.ceil(math.log10(hi)) + 1)
             for m in subs
-            if lo <= m * 10.0**e <= hi
+            if lo * (1 - 1e-9) <= m * 10.0**e <= hi * (1 + 1e-9)
         ]
+        fallback = fallback or ticks
         gaps = [math.log10(b / a) for a, b in itertools.pairwise(ticks)]
-        if (len(ticks) >= 2 and min(gaps) >= LOG_TICK_MIN_GAP * span) or not best:
-            best = ticks
-    return best
+        apart = all(g >= LOG_TICK_MIN_GAP * span for g in gaps)
+        if not apart or (max_ticks is not None and len(ticks) > max_ticks):
+            continue
+        if len(ticks) >= 3:
+            return ticks
+        if len(ticks) == 2:
+            two = ticks
+    return two or fallback
 
 
 def _short_log_axis(ax: Any, values: Sequence[float]) -> None:
